@@ -1,0 +1,64 @@
+/**
+ * Kademlia parameters and time units, defined once. Values follow ../shared/PROTOCOL.md section 3
+ * (k = 20, alpha = 3, 160 buckets, hourly refresh) and the Kademlia paper (Maymounkov & Mazieres 2002).
+ * All durations are milliseconds of the injected clock.
+ */
+export const second = 1000;
+export const minute = 60 * second;
+export const hour = 60 * minute;
+
+/** Bits in an identifier (SHA-1). */
+export const ID_BITS = 160;
+/** Bucket size and replication factor. */
+export const K = 20;
+/** Parallel RPCs of one lookup. */
+export const ALPHA = 3;
+
+export interface OverlayConfig {
+  /** Contacts per bucket, and how many of the closest peers store each record. */
+  k: number;
+  /** RPCs in flight per lookup. */
+  alpha: number;
+  /** How long one RPC may take before the core counts it failed (retransmissions are the transport's). */
+  rpcTimeoutMs: number;
+  /** A bucket with no lookup into its range for this long is refreshed with a random lookup. */
+  bucketRefreshMs: number;
+  /** How often the node checks for idle buckets. */
+  maintenanceIntervalMs: number;
+  /** A publisher re-STOREs its records this often (must be below the record TTL). */
+  republishIntervalMs: number;
+  /** Contacts kept per bucket to replace dead ones (bounded). */
+  replacementCacheSize: number;
+  /** Consecutive RPC failures after which a contact is dropped from the routing table. */
+  maxFailures: number;
+  /** Storage bounds (PROTOCOL.md section 6): keys held, bindings per key, bytes per value. */
+  maxRecords: number;
+  maxBindingsPerRecord: number;
+  maxValueBytes: number;
+  /** Longest TTL a peer accepts for a stored binding; longer ones are clipped. */
+  maxRecordTtlMs: number;
+  /** Largest number of hops a recursive (proxied) request may take. */
+  maxRecursiveHops: number;
+  /** Shortlist entries kept by one lookup (closest first); bounds memory against lying peers. */
+  maxShortlist: number;
+  /** Refresh every bucket farther than the closest neighbour after joining (Kademlia paper 2.3). */
+  refreshOnJoin: boolean;
+}
+
+export const DEFAULT_CONFIG: OverlayConfig = {
+  k: K,
+  alpha: ALPHA,
+  rpcTimeoutMs: 2 * second,
+  bucketRefreshMs: hour,
+  maintenanceIntervalMs: minute,
+  republishIntervalMs: 20 * minute,
+  replacementCacheSize: 8,
+  maxFailures: 2,
+  maxRecords: 100_000,
+  maxBindingsPerRecord: 32,
+  maxValueBytes: 1024,
+  maxRecordTtlMs: 24 * hour,
+  maxRecursiveHops: 20,
+  maxShortlist: 3 * K,
+  refreshOnJoin: true,
+};

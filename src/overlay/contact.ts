@@ -1,0 +1,16 @@
+import type { NodeId } from './id.js';
+
+/**
+ * A peer as the overlay knows it: its ID and an opaque transport address ("IP:PORT" for the SIP
+ * transport). Contacts are immutable, so one object can be shared by every table that holds it.
+ */
+export interface Contact {
+  readonly id: NodeId;
+  readonly address: string;
+}
+
+/** Where to send a request when the peer's ID is not known yet (a bootstrap address). */
+export interface PeerAddress {
+  readonly id?: NodeId;
+  readonly address: string;
+}

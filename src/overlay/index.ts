@@ -1,0 +1,13 @@
+/** The overlay core's public surface: pure Kademlia, no SIP, no sockets, no timers of its own. */
+export * from './constants.js';
+export * from './id.js';
+export * from './peer-id.js';
+export * from './random.js';
+export type * from './clock.js';
+export type * from './contact.js';
+export type * from './messages.js';
+export type * from './transport.js';
+export { RoutingTable, type ObserveResult } from './routing-table.js';
+export { RecordStore, type StoredBinding, type RecordStoreLimits, type PutResult } from './record-store.js';
+export { Lookup, type LookupKind, type LookupResult, type Query } from './lookup.js';
+export { OverlayNode, type NodeState, type OverlayEvent, type OverlayNodeOptions, type PublishResult, type NodeStats } from './node.js';

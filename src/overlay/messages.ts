@@ -1,0 +1,59 @@
+/**
+ * The overlay's RPCs as plain data, tagged unions the SIP codec (src/dsip) maps to REGISTER/OPTIONS
+ * and back (PROTOCOL.md section 3), and the simulator passes by reference.
+ */
+import type { Contact } from './contact.js';
+import type { NodeId } from './id.js';
+
+/** One value stored under a key (for SIP: a contact URI), with its remaining lifetime. */
+export interface Binding {
+  readonly value: string;
+  /** Milliseconds left to live when sent. */
+  readonly ttlMs: number;
+}
+
+export type RoutingMode = 'iterative' | 'recursive';
+
+export type OverlayRequest =
+  | { op: 'PING' }
+  | { op: 'JOIN' }
+  | { op: 'LEAVE' }
+  | { op: 'FIND_NODE'; target: NodeId }
+  | { op: 'FIND_VALUE'; key: NodeId }
+  | { op: 'STORE'; key: NodeId; bindings: Binding[] }
+  | { op: 'REMOVE'; key: NodeId; values: string[] };
+
+export interface RequestEnvelope {
+  readonly from: Contact;
+  readonly mode: RoutingMode;
+  /** Hops a recursive request has taken so far (Max-Forwards in SIP). */
+  readonly hops: number;
+  readonly request: OverlayRequest;
+}
+
+export type OverlayResponse =
+  /** PING, JOIN (with the contacts closest to the joiner), LEAVE, REMOVE, FIND_NODE hitting its target. */
+  | { kind: 'ok'; contacts?: Contact[] }
+  /** STORE: the bindings as stored (TTL possibly clipped). */
+  | { kind: 'stored'; bindings: Binding[] }
+  /** FIND_NODE / FIND_VALUE not answered here: the closest contacts known (SIP 302). */
+  | { kind: 'nodes'; contacts: Contact[] }
+  /** FIND_VALUE hit (SIP 200 with Contacts). */
+  | { kind: 'value'; bindings: Binding[] }
+  /** FIND_VALUE: the answerer is among the closest and holds nothing (SIP 404). */
+  | { kind: 'not-found'; contacts?: Contact[] }
+  /** Refused: `reason` names why, for the SIP layer to turn into a status code. */
+  | { kind: 'error'; reason: OverlayErrorReason; detail?: string };
+
+export type OverlayErrorReason =
+  | 'bad-request'
+  | 'too-many-bindings'
+  | 'value-too-large'
+  | 'store-full'
+  | 'loop'
+  | 'leaving';
+
+/** What the transport gives back for one request. */
+export type RpcResult =
+  | { ok: true; from: Contact; response: OverlayResponse }
+  | { ok: false; reason: 'timeout' | 'unreachable' | 'rejected'; detail?: string };

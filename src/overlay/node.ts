@@ -1,0 +1,567 @@
+/**
+ * A Kademlia peer without I/O of its own: routing table, record store and lookups, reaching the
+ * world only through the injected transport and clock. The SIP node (src/node) and the simulator
+ * (src/sim) run this same class.
+ */
+import type { Clock, TimerHandle } from './clock.js';
+import { DEFAULT_CONFIG, type OverlayConfig } from './constants.js';
+import type { Contact, PeerAddress } from './contact.js';
+import { bucketIndex, randomIdInBucket, type NodeId } from './id.js';
+import { Lookup, type LookupKind, type LookupResult } from './lookup.js';
+import type { Binding, OverlayRequest, OverlayResponse, RequestEnvelope, RoutingMode, RpcResult } from './messages.js';
+import type { Random } from './random.js';
+import { RecordStore } from './record-store.js';
+import { RoutingTable } from './routing-table.js';
+import type { OverlayTransport, RequestHandler } from './transport.js';
+
+export type NodeState = 'idle' | 'joining' | 'joined' | 'leaving' | 'stopped';
+
+/** Notable events, for logs and metrics; the core itself never logs. */
+export type OverlayEvent =
+  | { type: 'joined'; contacts: number }
+  | { type: 'join-failed'; reason: string }
+  | { type: 'contact-dropped'; contact: Contact }
+  | { type: 'handed-over'; to: Contact; records: number }
+  | { type: 'store-refused'; from: Contact; reason: string }
+  | { type: 'left'; records: number };
+
+export interface OverlayNodeOptions {
+  self: Contact;
+  transport: OverlayTransport;
+  clock: Clock;
+  random: Random;
+  config?: Partial<OverlayConfig>;
+  onEvent?: (event: OverlayEvent) => void;
+}
+
+export interface PublishResult {
+  /** Peers (this one included) that confirmed the STORE. */
+  storedAt: number;
+  lookup: LookupResult;
+}
+
+export interface NodeStats {
+  rpcsSent: number;
+  rpcsFailed: number;
+  requestsHandled: number;
+}
+
+interface Publication {
+  expiresAt: number;
+  nextRepublishAt: number;
+}
+
+export class OverlayNode implements RequestHandler {
+  readonly self: Contact;
+  readonly config: OverlayConfig;
+  readonly routingTable: RoutingTable;
+  readonly store: RecordStore;
+  readonly stats: NodeStats = { rpcsSent: 0, rpcsFailed: 0, requestsHandled: 0 };
+  private stateValue: NodeState = 'idle';
+  private readonly transport: OverlayTransport;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly onEvent: (event: OverlayEvent) => void;
+  /** Contacts being pinged (ping-before-evict or verification), so each is pinged once at a time. */
+  private readonly pinging = new Set<NodeId>();
+  /** What this node published itself and keeps alive: key -> value -> schedule. */
+  private readonly published = new Map<NodeId, Map<string, Publication>>();
+  private maintenanceTimer?: TimerHandle;
+
+  constructor(options: OverlayNodeOptions) {
+    this.self = options.self;
+    this.config = { ...DEFAULT_CONFIG, ...options.config };
+    this.transport = options.transport;
+    this.clock = options.clock;
+    this.random = options.random;
+    this.onEvent = options.onEvent ?? (() => {});
+    this.routingTable = new RoutingTable(this.self.id, this.config.k, this.config.replacementCacheSize, this.clock.now());
+    this.store = new RecordStore({
+      maxRecords: this.config.maxRecords,
+      maxBindingsPerRecord: this.config.maxBindingsPerRecord,
+      maxValueBytes: this.config.maxValueBytes,
+      maxTtlMs: this.config.maxRecordTtlMs,
+    });
+  }
+
+  get state(): NodeState {
+    return this.stateValue;
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  /**
+   * Joins through the bootstrap peers (none: this node starts a new overlay). Sends JOIN to the
+   * bootstraps, looks itself up, sends JOIN to the k closest found (each hands over the records the
+   * newcomer is now responsible for), then refreshes the buckets farther than its closest neighbour.
+   */
+  join(bootstraps: readonly PeerAddress[], done: (error: Error | null) => void): void {
+    if (this.stateValue !== 'idle') {
+      done(new Error(`cannot join from state ${this.stateValue}`));
+      return;
+    }
+    this.stateValue = 'joining';
+    this.startMaintenance();
+    if (bootstraps.length === 0) {
+      this.stateValue = 'joined';
+      this.onEvent({ type: 'joined', contacts: 0 });
+      done(null);
+      return;
+    }
+    const seeds: Contact[] = [];
+    const joined = new Set<NodeId>();
+    let pending = bootstraps.length;
+    for (const bootstrap of bootstraps) {
+      this.rpc(bootstrap, { op: 'JOIN' }, 'iterative', (result) => {
+        if (result.ok && result.response.kind === 'ok') {
+          joined.add(result.from.id);
+          seeds.push(...(result.response.contacts ?? []));
+        }
+        if (--pending > 0) return;
+        if (joined.size === 0) {
+          this.stateValue = 'idle';
+          this.stopMaintenance();
+          this.onEvent({ type: 'join-failed', reason: 'no bootstrap peer answered' });
+          done(new Error('no bootstrap peer answered'));
+          return;
+        }
+        this.completeJoin(seeds, joined, done);
+      });
+    }
+  }
+
+  private completeJoin(seeds: Contact[], joined: Set<NodeId>, done: (error: Error | null) => void): void {
+    this.lookup(this.self.id, 'node', (selfLookup) => {
+      const admitters = selfLookup.closest.filter((c) => !joined.has(c.id));
+      let pending = admitters.length + 1;
+      const step = (): void => {
+        if (--pending > 0) return;
+        if (this.config.refreshOnJoin) this.refreshFartherBuckets();
+        if (this.stateValue === 'joining') this.stateValue = 'joined';
+        this.onEvent({ type: 'joined', contacts: this.routingTable.size });
+        done(null);
+      };
+      for (const admitter of admitters) this.rpc(admitter, { op: 'JOIN' }, 'iterative', step);
+      step();
+    }, seeds);
+  }
+
+  /** Kademlia paper 2.3: after joining, refresh the buckets farther than the closest neighbours. */
+  private refreshFartherBuckets(): void {
+    for (const index of this.routingTable.idleBuckets(this.clock.now(), 0)) this.refreshBucket(index);
+  }
+
+  /**
+   * Leaves gracefully: hands every record it holds to the peers that become responsible for it,
+   * tells its closest peers goodbye, then stops.
+   */
+  leave(done: () => void): void {
+    if (this.stateValue === 'stopped') {
+      done();
+      return;
+    }
+    this.stateValue = 'leaving';
+    const now = this.clock.now();
+    let pending = 1;
+    const step = (): void => {
+      if (--pending > 0) return;
+      this.stop();
+      done();
+    };
+    let records = 0;
+    for (const key of [...this.store.keys()]) {
+      const bindings = this.store.get(key, now);
+      if (bindings.length === 0) continue;
+      records++;
+      for (const contact of this.routingTable.closest(key, this.config.k)) {
+        pending++;
+        this.rpc(contact, { op: 'STORE', key, bindings }, 'iterative', step);
+      }
+    }
+    for (const contact of this.routingTable.closest(this.self.id, this.config.k)) {
+      pending++;
+      this.rpc(contact, { op: 'LEAVE' }, 'iterative', step);
+    }
+    this.onEvent({ type: 'left', records });
+    step();
+  }
+
+  /** Stops at once, without goodbye (also what a crash looks like to the others). */
+  stop(): void {
+    this.stateValue = 'stopped';
+    this.stopMaintenance();
+  }
+
+  // ---------------------------------------------------------------- lookups and storage
+
+  findNode(target: NodeId, done: (result: LookupResult) => void): void {
+    this.lookup(target, 'node', done);
+  }
+
+  /** FIND_VALUE: answers from the local store at once (0 rounds) when this node holds the key. */
+  findValue(key: NodeId, done: (result: LookupResult) => void): void {
+    const local = this.store.get(key, this.clock.now());
+    if (local.length > 0) {
+      done({ target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.self, rounds: 0, rpcs: 0, failures: 0 });
+      return;
+    }
+    this.lookup(key, 'value', done);
+  }
+
+  /**
+   * Recursive routing (Request-Disposition: proxy): one request to the closest known peer, which
+   * proxies it on hop by hop towards the target; the final answer comes back along the same path.
+   * Cheaper in messages for the asker, and what a NATed node uses when it cannot reach peers directly.
+   */
+  findRecursive(target: NodeId, kind: LookupKind, done: (response: OverlayResponse | null) => void): void {
+    if (kind === 'value') {
+      const local = this.store.get(target, this.clock.now());
+      if (local.length > 0) {
+        done({ kind: 'value', bindings: local });
+        return;
+      }
+    }
+    const first = this.routingTable.closest(target, 1)[0];
+    if (!first) {
+      done(null);
+      return;
+    }
+    const request: OverlayRequest = kind === 'node' ? { op: 'FIND_NODE', target } : { op: 'FIND_VALUE', key: target };
+    // Each hop has its own deadline; the asker waits for the whole path.
+    const timeoutMs = this.config.rpcTimeoutMs * 4;
+    this.rpc(first, request, 'recursive', (result) => done(result.ok ? result.response : null), 0, timeoutMs);
+  }
+
+  /**
+   * Stores bindings on the k closest peers (this one too when it is among them) and keeps them
+   * alive: republished every republishIntervalMs until their TTL runs out or `unpublish`.
+   */
+  publish(key: NodeId, bindings: readonly Binding[], done: (result: PublishResult) => void): void {
+    const now = this.clock.now();
+    let values = this.published.get(key);
+    if (!values) this.published.set(key, (values = new Map()));
+    for (const b of bindings) {
+      values.set(b.value, { expiresAt: now + b.ttlMs, nextRepublishAt: now + this.config.republishIntervalMs });
+    }
+    this.storeOnClosest(key, bindings, done);
+  }
+
+  /** Stops republishing and removes the values from the k closest peers. */
+  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void): void {
+    const mine = this.published.get(key);
+    if (mine) {
+      for (const v of values) mine.delete(v);
+      if (mine.size === 0) this.published.delete(key);
+    }
+    this.lookup(key, 'node', (lookup) => {
+      this.store.remove(key, values);
+      let removed = 0;
+      let pending = lookup.closest.length + 1;
+      const step = (ok: boolean): void => {
+        if (ok) removed++;
+        if (--pending === 0) done(removed);
+      };
+      for (const contact of lookup.closest) {
+        this.rpc(contact, { op: 'REMOVE', key, values: [...values] }, 'iterative', (r) => step(r.ok && r.response.kind === 'ok'));
+      }
+      step(false);
+    });
+  }
+
+  private storeOnClosest(key: NodeId, bindings: readonly Binding[], done: (result: PublishResult) => void): void {
+    this.lookup(key, 'node', (lookup) => {
+      const now = this.clock.now();
+      let storedAt = 0;
+      // This node holds the record too when it is closer than the k-th peer found (or fewer were found).
+      const kth = lookup.closest[this.config.k - 1];
+      if (!kth || (this.self.id ^ key) < (kth.id ^ key)) {
+        if (this.store.put(key, bindings, now).ok) storedAt++;
+      }
+      let pending = lookup.closest.length + 1;
+      const step = (): void => {
+        if (--pending === 0) done({ storedAt, lookup });
+      };
+      for (const contact of lookup.closest) {
+        this.rpc(contact, { op: 'STORE', key, bindings: [...bindings] }, 'iterative', (r) => {
+          if (r.ok && r.response.kind === 'stored') storedAt++;
+          step();
+        });
+      }
+      step();
+    });
+  }
+
+  /** Runs one iterative lookup to its end. */
+  private lookup(target: NodeId, kind: LookupKind, done: (result: LookupResult) => void, seeds: readonly Contact[] = []): void {
+    const { k, alpha, maxShortlist } = this.config;
+    const lookup = new Lookup(target, kind, this.self.id, k, alpha, maxShortlist);
+    lookup.add(this.routingTable.closest(target, k), 1);
+    lookup.add(seeds, 1);
+    const index = bucketIndex(this.self.id, target);
+    if (index >= 0) this.routingTable.touch(index, this.clock.now());
+    const request: OverlayRequest = kind === 'node' ? { op: 'FIND_NODE', target } : { op: 'FIND_VALUE', key: target };
+    let finished = false;
+    const pump = (): void => {
+      if (finished) return;
+      if (lookup.done) {
+        finished = true;
+        done(lookup.result());
+        return;
+      }
+      for (const query of lookup.next()) {
+        this.rpc(query.contact, request, 'iterative', (result) => {
+          if (result.ok) lookup.onAnswer(query.contact.id, result.response);
+          else lookup.onFailure(query.contact.id);
+          pump();
+        });
+      }
+      if (lookup.inFlight === 0 && !finished) {
+        finished = true;
+        done(lookup.result());
+      }
+    };
+    pump();
+  }
+
+  // ---------------------------------------------------------------- RPC plumbing
+
+  /**
+   * Sends one request with the core's own deadline. Whoever answers is, by answering, reached: it
+   * enters the routing table. A contact that fails is counted towards its removal.
+   */
+  private rpc(
+    to: PeerAddress,
+    request: OverlayRequest,
+    mode: RoutingMode,
+    onResult: (result: RpcResult) => void,
+    hops = 0,
+    timeoutMs = this.config.rpcTimeoutMs,
+  ): void {
+    if (this.stateValue === 'stopped') {
+      onResult({ ok: false, reason: 'unreachable', detail: 'node stopped' });
+      return;
+    }
+    this.stats.rpcsSent++;
+    let settled = false;
+    const timer = this.clock.setTimer(timeoutMs, () => settle({ ok: false, reason: 'timeout' }));
+    const settle = (result: RpcResult): void => {
+      if (settled) return;
+      settled = true;
+      timer.cancel();
+      if (this.stateValue === 'stopped') {
+        onResult({ ok: false, reason: 'unreachable', detail: 'node stopped' });
+        return;
+      }
+      if (result.ok) {
+        if (to.id === undefined || result.from.id === to.id) this.heardFrom(result.from);
+      } else {
+        this.stats.rpcsFailed++;
+        if (to.id !== undefined && result.reason !== 'rejected' && this.routingTable.markFailed(to.id, this.config.maxFailures)) {
+          const dropped = { id: to.id, address: to.address };
+          this.onEvent({ type: 'contact-dropped', contact: dropped });
+        }
+      }
+      onResult(result);
+    };
+    this.transport.sendRequest(to, { from: this.self, mode, hops, request }, settle);
+  }
+
+  /** A contact we reached: add it, or ping the oldest of its full bucket (ping-before-evict). */
+  private heardFrom(contact: Contact): void {
+    const observed = this.routingTable.observe(contact, this.clock.now());
+    if (observed.kind !== 'full') return;
+    const oldest = observed.oldest;
+    if (this.pinging.has(oldest.id)) return;
+    this.pinging.add(oldest.id);
+    this.rpc(oldest, { op: 'PING' }, 'iterative', (result) => {
+      this.pinging.delete(oldest.id);
+      if (result.ok) return; // heardFrom already moved it to the tail; the newcomer stays a replacement
+      if (this.routingTable.remove(oldest.id)) this.onEvent({ type: 'contact-dropped', contact: oldest });
+    });
+  }
+
+  /**
+   * A peer sent us a request. A peer we know at that address is refreshed. An unknown one whose
+   * bucket has room is pinged first, because a peer never stores a contact it has not reached itself.
+   */
+  private requestFrom(contact: Contact): void {
+    const known = this.routingTable.get(contact.id);
+    if (known && known.address === contact.address) {
+      this.routingTable.observe(known, this.clock.now());
+      return;
+    }
+    if (!this.routingTable.hasRoomFor(contact.id) || this.pinging.has(contact.id)) return;
+    if (contact.id === this.self.id) return;
+    this.pinging.add(contact.id);
+    this.rpc(contact, { op: 'PING' }, 'iterative', () => this.pinging.delete(contact.id));
+  }
+
+  // ---------------------------------------------------------------- incoming requests
+
+  handleRequest(envelope: RequestEnvelope, respond: (response: OverlayResponse) => void): void {
+    if (this.stateValue === 'stopped') return; // a stopped node is silent, like a dead one
+    this.stats.requestsHandled++;
+    const { from, request } = envelope;
+    const now = this.clock.now();
+    if (request.op === 'LEAVE') {
+      if (this.routingTable.remove(from.id)) this.onEvent({ type: 'contact-dropped', contact: from });
+      respond({ kind: 'ok' });
+      return;
+    }
+    this.requestFrom(from);
+    switch (request.op) {
+      case 'PING':
+        respond({ kind: 'ok' });
+        return;
+      case 'JOIN':
+        respond({ kind: 'ok', contacts: this.routingTable.closest(from.id, this.config.k, from.id) });
+        this.handOver(from);
+        return;
+      case 'FIND_NODE':
+        if (request.target === this.self.id) {
+          respond({ kind: 'ok' });
+          return;
+        }
+        if (envelope.mode === 'recursive') {
+          this.forward(envelope, request.target, respond);
+          return;
+        }
+        respond({ kind: 'nodes', contacts: this.routingTable.closest(request.target, this.config.k, from.id) });
+        return;
+      case 'FIND_VALUE': {
+        const bindings = this.store.get(request.key, now);
+        if (bindings.length > 0) {
+          respond({ kind: 'value', bindings });
+          return;
+        }
+        if (envelope.mode === 'recursive') {
+          this.forward(envelope, request.key, respond);
+          return;
+        }
+        respond(this.closestOrNotFound(request.key, from.id));
+        return;
+      }
+      case 'STORE': {
+        if (this.stateValue === 'leaving') {
+          respond({ kind: 'error', reason: 'leaving' });
+          return;
+        }
+        const put = this.store.put(request.key, request.bindings, now);
+        if (put.ok) {
+          respond({ kind: 'stored', bindings: put.stored });
+        } else {
+          this.onEvent({ type: 'store-refused', from, reason: put.reason });
+          respond({ kind: 'error', reason: put.reason });
+        }
+        return;
+      }
+      case 'REMOVE':
+        this.store.remove(request.key, request.values);
+        respond({ kind: 'ok' });
+        return;
+    }
+  }
+
+  /** 404 when this node is among the k closest to key it knows of (and holds nothing), else 302. */
+  private closestOrNotFound(key: NodeId, exclude: NodeId): OverlayResponse {
+    const contacts = this.routingTable.closest(key, this.config.k, exclude);
+    const selfDistance = this.self.id ^ key;
+    const closer = contacts.filter((c) => (c.id ^ key) < selfDistance).length;
+    return closer < this.config.k ? { kind: 'not-found', contacts } : { kind: 'nodes', contacts };
+  }
+
+  /**
+   * Recursive routing (Request-Disposition: proxy): pass the request to the closest peer that is
+   * closer to the target than this one and relay its answer; the last peer answers itself.
+   */
+  private forward(envelope: RequestEnvelope, target: NodeId, respond: (response: OverlayResponse) => void): void {
+    if (envelope.hops >= this.config.maxRecursiveHops) {
+      respond({ kind: 'error', reason: 'loop' });
+      return;
+    }
+    const selfDistance = this.self.id ^ target;
+    const nextHops = this.routingTable
+      .closest(target, 3, envelope.from.id)
+      .filter((c) => (c.id ^ target) < selfDistance);
+    const answerHere = (): void => {
+      if (envelope.request.op === 'FIND_VALUE') respond(this.closestOrNotFound(target, envelope.from.id));
+      else respond({ kind: 'nodes', contacts: this.routingTable.closest(target, this.config.k, envelope.from.id) });
+    };
+    const tryHop = (i: number): void => {
+      const next = nextHops[i];
+      if (!next) {
+        answerHere();
+        return;
+      }
+      this.rpc(next, envelope.request, 'recursive', (result) => {
+        if (result.ok) respond(result.response);
+        else tryHop(i + 1);
+      }, envelope.hops + 1);
+    };
+    tryHop(0);
+  }
+
+  /** Hand-over on join: STORE at the newcomer every record it is now among the k closest for. */
+  private handOver(newcomer: Contact): void {
+    const now = this.clock.now();
+    let records = 0;
+    for (const key of this.store.keys()) {
+      const closest = this.routingTable.closest(key, this.config.k, newcomer.id);
+      const kth = closest[this.config.k - 1];
+      if (kth && (newcomer.id ^ key) >= (kth.id ^ key)) continue;
+      const bindings = this.store.get(key, now);
+      if (bindings.length === 0) continue;
+      records++;
+      this.rpc(newcomer, { op: 'STORE', key, bindings }, 'iterative', () => {});
+    }
+    if (records > 0) this.onEvent({ type: 'handed-over', to: newcomer, records });
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  private startMaintenance(): void {
+    const tick = (): void => {
+      this.maintain();
+      this.maintenanceTimer = this.clock.setTimer(this.config.maintenanceIntervalMs, tick);
+    };
+    // Spread the nodes' ticks so that they do not all fire at once.
+    this.maintenanceTimer = this.clock.setTimer(this.random.int(this.config.maintenanceIntervalMs) + 1, tick);
+  }
+
+  private stopMaintenance(): void {
+    this.maintenanceTimer?.cancel();
+    this.maintenanceTimer = undefined;
+  }
+
+  /** Expires records, refreshes idle buckets and republishes what this node published. */
+  private maintain(): void {
+    if (this.stateValue !== 'joined') return;
+    const now = this.clock.now();
+    this.store.expire(now);
+    for (const index of this.routingTable.idleBuckets(now, this.config.bucketRefreshMs)) this.refreshBucket(index);
+    for (const [key, values] of this.published) {
+      const due: Binding[] = [];
+      for (const [value, pub] of values) {
+        if (pub.expiresAt <= now) {
+          values.delete(value);
+          continue;
+        }
+        if (pub.nextRepublishAt > now) continue;
+        pub.nextRepublishAt = now + this.config.republishIntervalMs;
+        due.push({ value, ttlMs: pub.expiresAt - now });
+      }
+      if (values.size === 0) this.published.delete(key);
+      if (due.length > 0) this.storeOnClosest(key, due, () => {});
+    }
+  }
+
+  private refreshBucket(index: number): void {
+    const target = randomIdInBucket(this.self.id, index, (bits) => this.random.bits(bits));
+    this.findNode(target, () => {});
+  }
+
+  /** What this node published and still keeps alive (for the SIP layer and the simulator). */
+  publishedKeys(): NodeId[] {
+    return [...this.published.keys()];
+  }
+}

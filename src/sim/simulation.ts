@@ -1,0 +1,288 @@
+/**
+ * N overlay nodes in one process over the simulated network, in virtual time: build the overlay,
+ * publish records from random nodes, then measure FIND_VALUE lookups from random live nodes while
+ * nodes come and go (optional churn). Everything is drawn from one seed, so the same options give
+ * the same report (wall time and heap aside).
+ */
+import { hour, minute, second, type OverlayConfig } from '../overlay/constants.js';
+import type { Contact } from '../overlay/contact.js';
+import type { NodeId } from '../overlay/id.js';
+import { OverlayNode } from '../overlay/node.js';
+import { peerIdFromAddress, resourceId } from '../overlay/peer-id.js';
+import { SeededRandom } from '../overlay/random.js';
+import { quantile, weibull } from './distributions.js';
+import { EventQueue } from './event-queue.js';
+import { SimNetwork } from './network.js';
+import { AddressPool } from './population.js';
+import { VirtualClock } from './virtual-clock.js';
+
+export interface SimulationOptions {
+  nodes: number;
+  seed: number;
+  /** Probability that a datagram is lost. */
+  loss: number;
+  /** Median session length in minutes; undefined: no churn. */
+  churnMedianMin?: number;
+  /** Weibull shape of session lengths. */
+  churnShape: number;
+  /** Share of departures that are crashes (the rest leave gracefully). */
+  crashFraction: number;
+  records: number;
+  lookups: number;
+  /** Virtual time between two joins while the overlay is built. */
+  joinIntervalMs: number;
+  /** Length of the measured phase (lookups spread over it, churn during it). */
+  measureMs: number;
+  recordTtlMs: number;
+  config?: Partial<OverlayConfig>;
+}
+
+export const DEFAULT_SIMULATION: SimulationOptions = {
+  nodes: 1000,
+  seed: 1,
+  loss: 0,
+  churnShape: 0.6,
+  crashFraction: 1,
+  records: 1000,
+  lookups: 2000,
+  joinIntervalMs: 50,
+  measureMs: 10 * minute,
+  recordTtlMs: 4 * hour,
+};
+
+export interface SimulationReport {
+  nodes: number;
+  lookups: number;
+  success_ratio: number;
+  rounds_p50: number;
+  rounds_p99: number;
+  latency_ms_p50: number;
+  latency_ms_p99: number;
+  msgs_per_lookup: number;
+  records_stored: number;
+  records_lost: number;
+  replicas_mean: number;
+  joins: number;
+  departures: number;
+  live_nodes_end: number;
+  loss: number;
+  churn_median_min: number | null;
+  virtual_minutes: number;
+  events: number;
+  seed: number;
+}
+
+interface SimPeer {
+  readonly node: OverlayNode;
+  readonly contact: Contact;
+  joined: boolean;
+  alive: boolean;
+}
+
+interface PublishedRecord {
+  readonly key: NodeId;
+  readonly value: string;
+  readonly publisher: SimPeer;
+  stored: boolean;
+}
+
+interface LookupSample {
+  success: boolean;
+  rounds: number;
+  latencyMs: number;
+  rpcs: number;
+}
+
+export class Simulation {
+  readonly options: SimulationOptions;
+  readonly queue = new EventQueue();
+  private readonly clock = new VirtualClock(this.queue);
+  private readonly random: SeededRandom;
+  private readonly network: SimNetwork;
+  private readonly addresses: AddressPool;
+  /** Live peers, in an array for uniform random picks (swap-remove on departure). */
+  private readonly live: SimPeer[] = [];
+  private readonly liveIndex = new Map<SimPeer, number>();
+  private readonly records: PublishedRecord[] = [];
+  private readonly samples: LookupSample[] = [];
+  private joins = 0;
+  private departures = 0;
+  private churning = false;
+
+  constructor(options: Partial<SimulationOptions> = {}) {
+    this.options = { ...DEFAULT_SIMULATION, ...options };
+    this.random = new SeededRandom(this.options.seed);
+    this.network = new SimNetwork(this.queue, this.random.fork(), { loss: this.options.loss, maxTransmissions: 3 });
+    this.addresses = new AddressPool(this.random.fork());
+  }
+
+  get livePeers(): readonly SimPeer[] {
+    return this.live;
+  }
+
+  get now(): number {
+    return this.queue.now;
+  }
+
+  /** Adds one node and starts its join through a random live joined peer (none: a new overlay). */
+  addNode(): SimPeer {
+    const { ip, port } = this.addresses.next();
+    const contact: Contact = { id: peerIdFromAddress(ip, port), address: `${ip}:${port}` };
+    let node: OverlayNode | undefined;
+    const transport = this.network.attach(contact, { handleRequest: (e, respond) => node?.handleRequest(e, respond) });
+    node = new OverlayNode({ self: contact, transport, clock: this.clock, random: this.random.fork(), config: this.options.config });
+    const peer: SimPeer = { node, contact, joined: false, alive: true };
+    this.liveIndex.set(peer, this.live.length);
+    this.live.push(peer);
+    this.joins++;
+    const bootstrap = this.randomJoinedPeer(peer);
+    node.join(bootstrap ? [bootstrap.contact] : [], (error) => {
+      if (!error && peer.alive) peer.joined = true;
+    });
+    if (this.churning) this.scheduleDeparture(peer);
+    return peer;
+  }
+
+  /** Builds the overlay: one node every joinIntervalMs, then lets joins settle. */
+  build(): void {
+    for (let i = 0; i < this.options.nodes; i++) {
+      this.queue.schedule(i * this.options.joinIntervalMs, () => this.addNode());
+    }
+    this.queue.run(this.now + this.options.nodes * this.options.joinIntervalMs + 30 * second);
+  }
+
+  /** Publishes the records from random live nodes and waits for the STOREs. */
+  publishRecords(): void {
+    for (let i = 0; i < this.options.records; i++) {
+      this.queue.schedule(this.random.next() * minute, () => {
+        const publisher = this.randomJoinedPeer();
+        if (!publisher) return;
+        const key = resourceId(`sip:user${i}@sim.kadsip.invalid`);
+        const record: PublishedRecord = { key, value: `sip:user${i}@${publisher.contact.address}`, publisher, stored: false };
+        this.records.push(record);
+        publisher.node.publish(key, [{ value: record.value, ttlMs: this.options.recordTtlMs }], (r) => {
+          record.stored = r.storedAt > 0;
+        });
+      });
+    }
+    this.queue.run(this.now + 2 * minute);
+  }
+
+  /** The measured phase: lookups spread over measureMs, with churn when asked for. */
+  measure(): void {
+    const start = this.now;
+    if (this.options.churnMedianMin !== undefined) {
+      this.churning = true;
+      for (const peer of [...this.live]) this.scheduleDeparture(peer);
+    }
+    for (let i = 0; i < this.options.lookups; i++) {
+      this.queue.schedule(this.random.next() * this.options.measureMs, () => this.measureOneLookup());
+    }
+    this.queue.run(start + this.options.measureMs);
+    this.churning = false;
+    // Let the last lookups finish (each is bounded by RPC timeouts).
+    this.queue.run(this.now + 30 * second);
+  }
+
+  run(): SimulationReport {
+    this.build();
+    this.publishRecords();
+    this.measure();
+    return this.report();
+  }
+
+  report(): SimulationReport {
+    const ok = this.samples.filter((s) => s.success);
+    const checked = this.records.filter((r) => r.stored && r.publisher.alive);
+    let lost = 0;
+    let replicas = 0;
+    for (const record of checked) {
+      const holders = this.live.filter((p) => p.node.store.get(record.key, this.now).some((b) => b.value === record.value)).length;
+      replicas += holders;
+      if (holders === 0) lost++;
+    }
+    const round = (v: number): number => Math.round(v * 1000) / 1000;
+    return {
+      nodes: this.options.nodes,
+      lookups: this.samples.length,
+      success_ratio: this.samples.length === 0 ? 0 : round(ok.length / this.samples.length),
+      rounds_p50: quantile(ok.map((s) => s.rounds), 0.5),
+      rounds_p99: quantile(ok.map((s) => s.rounds), 0.99),
+      latency_ms_p50: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5)),
+      latency_ms_p99: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99)),
+      msgs_per_lookup: round(this.samples.reduce((a, s) => a + s.rpcs, 0) / Math.max(1, this.samples.length)),
+      records_stored: checked.length,
+      records_lost: lost,
+      replicas_mean: round(replicas / Math.max(1, checked.length)),
+      joins: this.joins,
+      departures: this.departures,
+      live_nodes_end: this.live.length,
+      loss: this.options.loss,
+      churn_median_min: this.options.churnMedianMin ?? null,
+      virtual_minutes: round(this.now / minute),
+      events: this.queue.processed,
+      seed: this.options.seed,
+    };
+  }
+
+  private measureOneLookup(): void {
+    const requester = this.randomJoinedPeer();
+    if (!requester) return;
+    // A record stored earlier by another node that is still alive and republishing it.
+    let record: PublishedRecord | undefined;
+    for (let tries = 0; tries < 20 && !record; tries++) {
+      const candidate = this.records[this.random.int(this.records.length)];
+      if (candidate && candidate.stored && candidate.publisher.alive && candidate.publisher !== requester) record = candidate;
+    }
+    if (!record) return;
+    const chosen = record;
+    const started = this.now;
+    requester.node.findValue(chosen.key, (result) => {
+      if (!requester.alive) return; // the requester crashed meanwhile: nobody is waiting
+      this.samples.push({
+        success: result.bindings.some((b) => b.value === chosen.value),
+        rounds: result.rounds,
+        latencyMs: this.now - started,
+        rpcs: result.rpcs,
+      });
+    });
+  }
+
+  private scheduleDeparture(peer: SimPeer): void {
+    const sessionMs = weibull(this.random, this.options.churnMedianMin! * minute, this.options.churnShape);
+    this.queue.schedule(sessionMs, () => {
+      if (!peer.alive || !this.churning) return;
+      this.depart(peer, this.random.next() < this.options.crashFraction);
+      this.addNode(); // a newcomer keeps the population steady
+    });
+  }
+
+  /** Takes a peer out: a crash is silent; a graceful leave hands records over first. */
+  depart(peer: SimPeer, crash: boolean): void {
+    if (!peer.alive) return;
+    peer.alive = false;
+    peer.joined = false;
+    this.departures++;
+    const at = this.liveIndex.get(peer)!;
+    const last = this.live.pop()!;
+    if (last !== peer) {
+      this.live[at] = last;
+      this.liveIndex.set(last, at);
+    }
+    this.liveIndex.delete(peer);
+    if (crash) {
+      peer.node.stop();
+      this.network.detach(peer.contact.address);
+    } else {
+      peer.node.leave(() => this.network.detach(peer.contact.address));
+    }
+  }
+
+  private randomJoinedPeer(exclude?: SimPeer): SimPeer | undefined {
+    for (let tries = 0; tries < 50 && this.live.length > 0; tries++) {
+      const peer = this.live[this.random.int(this.live.length)]!;
+      if (peer.joined && peer !== exclude) return peer;
+    }
+    return this.live.find((p) => p.joined && p !== exclude);
+  }
+}
