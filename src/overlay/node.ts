@@ -178,7 +178,9 @@ export class OverlayNode implements RequestHandler {
         this.rpc(contact, { op: 'STORE', key, bindings }, 'iterative', step);
       }
     }
-    for (const contact of this.routingTable.closest(this.self.id, this.config.k)) {
+    // Everyone in the routing table hears goodbye (one datagram each): they are the peers most likely
+    // to hold this one in their own tables.
+    for (const contact of this.routingTable.all()) {
       pending++;
       this.rpc(contact, { op: 'LEAVE' }, 'iterative', step);
     }
@@ -295,7 +297,9 @@ export class OverlayNode implements RequestHandler {
   private lookup(target: NodeId, kind: LookupKind, done: (result: LookupResult) => void, seeds: readonly Contact[] = []): void {
     const { k, alpha, maxShortlist } = this.config;
     const lookup = new Lookup(target, kind, this.self.id, k, alpha, maxShortlist);
-    lookup.add(this.routingTable.closest(target, k), 1);
+    // Seed with more than k known contacts, so that a lookup whose k closest are all dead (a crashed
+    // neighbourhood) still has live peers to go on with.
+    lookup.add(this.routingTable.closest(target, maxShortlist), 1);
     lookup.add(seeds, 1);
     const index = bucketIndex(this.self.id, target);
     if (index >= 0) this.routingTable.touch(index, this.clock.now());
@@ -352,7 +356,10 @@ export class OverlayNode implements RequestHandler {
         onResult({ ok: false, reason: 'unreachable', detail: 'node stopped' });
         return;
       }
-      if (result.ok) {
+      if (result.ok && result.response.kind === 'error' && result.response.reason === 'leaving') {
+        // It is on its way out: as good as its LEAVE, and it must not re-enter the table.
+        this.routingTable.remove(result.from.id);
+      } else if (result.ok) {
         if (to.id === undefined || result.from.id === to.id) this.heardFrom(result.from);
       } else {
         this.stats.rpcsFailed++;
@@ -408,6 +415,10 @@ export class OverlayNode implements RequestHandler {
       respond({ kind: 'ok' });
       return;
     }
+    if (this.stateValue === 'leaving') {
+      respond({ kind: 'error', reason: 'leaving' });
+      return;
+    }
     this.requestFrom(from);
     switch (request.op) {
       case 'PING':
@@ -442,10 +453,6 @@ export class OverlayNode implements RequestHandler {
         return;
       }
       case 'STORE': {
-        if (this.stateValue === 'leaving') {
-          respond({ kind: 'error', reason: 'leaving' });
-          return;
-        }
         const put = this.store.put(request.key, request.bindings, now);
         if (put.ok) {
           respond({ kind: 'stored', bindings: put.stored });
@@ -483,9 +490,15 @@ export class OverlayNode implements RequestHandler {
     const nextHops = this.routingTable
       .closest(target, 3, envelope.from.id)
       .filter((c) => (c.id ^ target) < selfDistance);
+    // The last hop lists itself too: in recursive mode the asker does not see who answered.
     const answerHere = (): void => {
-      if (envelope.request.op === 'FIND_VALUE') respond(this.closestOrNotFound(target, envelope.from.id));
-      else respond({ kind: 'nodes', contacts: this.routingTable.closest(target, this.config.k, envelope.from.id) });
+      if (envelope.request.op === 'FIND_VALUE') {
+        respond(this.closestOrNotFound(target, envelope.from.id));
+        return;
+      }
+      const contacts = [this.self, ...this.routingTable.closest(target, this.config.k - 1, envelope.from.id)];
+      contacts.sort((a, b) => ((a.id ^ target) < (b.id ^ target) ? -1 : 1));
+      respond({ kind: 'nodes', contacts });
     };
     const tryHop = (i: number): void => {
       const next = nextHops[i];

@@ -13,7 +13,7 @@ import { SeededRandom } from '../overlay/random.js';
 import { quantile, weibull } from './distributions.js';
 import { EventQueue } from './event-queue.js';
 import { SimNetwork } from './network.js';
-import { AddressPool } from './population.js';
+import { AddressPool, type SimAddress } from './population.js';
 import { VirtualClock } from './virtual-clock.js';
 
 export interface SimulationOptions {
@@ -72,7 +72,7 @@ export interface SimulationReport {
   seed: number;
 }
 
-interface SimPeer {
+export interface SimPeer {
   readonly node: OverlayNode;
   readonly contact: Contact;
   joined: boolean;
@@ -124,9 +124,12 @@ export class Simulation {
     return this.queue.now;
   }
 
-  /** Adds one node and starts its join through a random live joined peer (none: a new overlay). */
-  addNode(): SimPeer {
-    const { ip, port } = this.addresses.next();
+  /**
+   * Adds one node (at a drawn address unless one is given) and starts its join through a random
+   * live joined peer (none: a new overlay).
+   */
+  addNode(at?: SimAddress): SimPeer {
+    const { ip, port } = at ?? this.addresses.next();
     const contact: Contact = { id: peerIdFromAddress(ip, port), address: `${ip}:${port}` };
     let node: OverlayNode | undefined;
     const transport = this.network.attach(contact, { handleRequest: (e, respond) => node?.handleRequest(e, respond) });

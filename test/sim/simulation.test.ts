@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { minute, second } from '../../src/overlay/constants.js';
+import type { NodeId } from '../../src/overlay/id.js';
+import type { LookupResult } from '../../src/overlay/lookup.js';
+import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
+import type { OverlayResponse } from '../../src/overlay/messages.js';
+import { Simulation, type SimPeer } from '../../src/sim/simulation.js';
+
+/** Runs the queue until `done` has been called, bounded in virtual time. */
+function await_<T>(sim: Simulation, start: (done: (value: T) => void) => void): T {
+  let result: { value: T } | undefined;
+  start((value) => { result = { value }; });
+  sim.queue.runUntil(() => result !== undefined, sim.now + 5 * minute);
+  if (!result) throw new Error('operation did not complete within 5 virtual minutes');
+  return result.value;
+}
+
+function holders(sim: Simulation, key: NodeId, value: string): SimPeer[] {
+  return sim.livePeers.filter((p) => p.node.store.get(key, sim.now).some((b) => b.value === value));
+}
+
+function trueClosest(sim: Simulation, target: NodeId, k: number, exclude: NodeId): NodeId[] {
+  return sim.livePeers
+    .map((p) => p.contact.id)
+    .filter((id) => id !== exclude)
+    .sort((a, b) => ((a ^ target) < (b ^ target) ? -1 : 1))
+    .slice(0, k);
+}
+
+function built(nodes: number, seed = 3): Simulation {
+  const sim = new Simulation({ nodes, seed, records: 0, lookups: 0 });
+  sim.build();
+  return sim;
+}
+
+describe('overlay simulation', () => {
+  it('FIND_NODE converges to the true k closest live nodes (brute force)', () => {
+    const sim = built(300);
+    expect(sim.livePeers.every((p) => p.joined)).toBe(true);
+    for (let i = 0; i < 20; i++) {
+      const asker = sim.livePeers[(i * 37) % sim.livePeers.length]!;
+      const target = resourceId(`sip:target${i}@example.com`);
+      const result = await_<LookupResult>(sim, (done) => asker.node.findNode(target, done));
+      expect(result.closest.map((c) => c.id)).toEqual(trueClosest(sim, target, 20, asker.contact.id));
+    }
+  });
+
+  it('finds from any node what another stored, on the k closest nodes', () => {
+    const sim = built(200);
+    const [publisher, asker] = [sim.livePeers[5]!, sim.livePeers[150]!];
+    const key = resourceId('sip:alice@example.com');
+    const stored = await_<{ storedAt: number }>(sim, (done) => publisher.node.publish(key, [{ value: 'sip:alice@10.0.0.1', ttlMs: 60 * minute }], done));
+    expect(stored.storedAt).toBe(20);
+    const closest = new Set(trueClosest(sim, key, 20, -1n));
+    expect(new Set(holders(sim, key, 'sip:alice@10.0.0.1').map((p) => p.contact.id))).toEqual(closest);
+    const found = await_<LookupResult>(sim, (done) => asker.node.findValue(key, done));
+    expect(found.bindings.map((b) => b.value)).toEqual(['sip:alice@10.0.0.1']);
+    expect(found.rounds).toBeGreaterThanOrEqual(1);
+    const missing = await_<LookupResult>(sim, (done) => asker.node.findValue(resourceId('sip:nobody@example.com'), done));
+    expect(missing.bindings).toEqual([]);
+  });
+
+  it('lets records expire when their publisher no longer refreshes them', () => {
+    const sim = built(100);
+    const key = resourceId('sip:shortlived@example.com');
+    await_(sim, (done) => sim.livePeers[1]!.node.publish(key, [{ value: 'v', ttlMs: 5 * minute }], done));
+    expect(holders(sim, key, 'v').length).toBe(20);
+    sim.queue.run(sim.now + 6 * minute);
+    expect(holders(sim, key, 'v').length).toBe(0);
+    const found = await_<LookupResult>(sim, (done) => sim.livePeers[50]!.node.findValue(key, done));
+    expect(found.bindings).toEqual([]);
+  });
+
+  it('republishes: records come back after every holder crashed', () => {
+    const sim = built(150);
+    const publisher = sim.livePeers[7]!;
+    const key = resourceId('sip:durable@example.com');
+    await_(sim, (done) => publisher.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
+    for (const holder of holders(sim, key, 'v')) if (holder !== publisher) sim.depart(holder, true);
+    expect(holders(sim, key, 'v').filter((p) => p !== publisher).length).toBe(0);
+    sim.queue.run(sim.now + 25 * minute); // one republish interval (20 min) and a maintenance tick
+    expect(holders(sim, key, 'v').length).toBeGreaterThanOrEqual(19);
+    const found = await_<LookupResult>(sim, (done) => sim.livePeers[3]!.node.findValue(key, done));
+    expect(found.bindings.map((b) => b.value)).toEqual(['v']);
+  });
+
+  it('hands records over to a newcomer that becomes one of the closest', () => {
+    const sim = built(150);
+    const newcomerAddress = { ip: '203.0.113.77', port: 5060 };
+    const key = peerIdFromAddress(newcomerAddress.ip, newcomerAddress.port) ^ 1n; // the newcomer will be the closest
+    await_(sim, (done) => sim.livePeers[9]!.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
+    const newcomer = sim.addNode(newcomerAddress);
+    sim.queue.run(sim.now + 30 * second); // well before any republish
+    expect(newcomer.joined).toBe(true);
+    expect(newcomer.node.store.get(key, sim.now).map((b) => b.value)).toEqual(['v']);
+  });
+
+  it('hands records over on a graceful leave, so the k closest still hold them', () => {
+    const sim = built(150);
+    const key = resourceId('sip:handover@example.com');
+    await_(sim, (done) => sim.livePeers[11]!.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
+    const closest = trueClosest(sim, key, 1, -1n)[0]!;
+    const leaving = sim.livePeers.find((p) => p.contact.id === closest)!;
+    const told = new Set([...leaving.node.routingTable.all()].map((c) => c.id));
+    sim.depart(leaving, false);
+    sim.queue.run(sim.now + 30 * second);
+    const now = trueClosest(sim, key, 20, -1n);
+    const holding = new Set(holders(sim, key, 'v').map((p) => p.contact.id));
+    expect(now.every((id) => holding.has(id))).toBe(true);
+    // Every peer in the leaver's table was told goodbye and dropped it from its own table.
+    const toldPeers = sim.livePeers.filter((p) => told.has(p.contact.id));
+    expect(toldPeers.length).toBe(told.size);
+    expect(toldPeers.filter((p) => p.node.routingTable.has(closest))).toEqual([]);
+  });
+
+  it('drops unresponsive contacts from routing tables', () => {
+    const sim = built(150);
+    const victim = sim.livePeers[20]!;
+    const knowers = sim.livePeers.filter((p) => p !== victim && p.node.routingTable.has(victim.contact.id));
+    expect(knowers.length).toBeGreaterThan(10);
+    sim.depart(victim, true);
+    for (const p of knowers) {
+      // Lookups for the victim's ID ask it first; two failed RPCs remove it.
+      await_(sim, (done) => p.node.findNode(victim.contact.id, done));
+      await_(sim, (done) => p.node.findNode(victim.contact.id ^ 3n, done));
+    }
+    expect(knowers.filter((p) => p.node.routingTable.has(victim.contact.id))).toEqual([]);
+  });
+
+  it('routes recursively when asked to (Request-Disposition: proxy)', () => {
+    const sim = built(200);
+    const key = resourceId('sip:recursive@example.com');
+    await_(sim, (done) => sim.livePeers[2]!.node.publish(key, [{ value: 'v', ttlMs: 60 * minute }], done));
+    const asker = sim.livePeers.find((p) => !p.node.store.has(key, sim.now))!;
+    const response = await_<OverlayResponse | null>(sim, (done) => asker.node.findRecursive(key, 'value', done));
+    expect(response).toEqual({ kind: 'value', bindings: [expect.objectContaining({ value: 'v' })] });
+    const target = resourceId('sip:nowhere@example.com');
+    const nodes = await_<OverlayResponse | null>(sim, (done) => asker.node.findRecursive(target, 'node', done));
+    expect(nodes?.kind).toBe('nodes');
+    const closestId = trueClosest(sim, target, 1, asker.contact.id)[0];
+    // The last hop is the closest peer to the target, so its answer lists the true closest ones.
+    if (nodes?.kind === 'nodes') expect(nodes.contacts.map((c) => c.id)).toContain(closestId);
+  });
+
+  it('gives the same report for the same seed, and another for another seed', () => {
+    const options = { nodes: 120, records: 60, lookups: 200, loss: 0.01, churnMedianMin: 10, measureMs: 10 * minute };
+    const a = new Simulation({ ...options, seed: 11 }).run();
+    const b = new Simulation({ ...options, seed: 11 }).run();
+    const c = new Simulation({ ...options, seed: 12 }).run();
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  it('keeps every record and finds it under churn and 1% loss (300 nodes, median session 10 min)', () => {
+    const report = new Simulation({ nodes: 300, seed: 5, records: 150, lookups: 600, loss: 0.01, churnMedianMin: 10, measureMs: 30 * minute }).run();
+    expect(report.departures).toBeGreaterThan(150);
+    expect(report.lookups).toBeGreaterThan(500);
+    expect(report.success_ratio).toBeGreaterThanOrEqual(0.99);
+    expect(report.records_lost).toBe(0);
+  });
+
+  it('runs 1,000 nodes: every lookup succeeds in at most 3 rounds at the median', () => {
+    const report = new Simulation({ nodes: 1000, seed: 1, records: 500, lookups: 1000 }).run();
+    expect(report.lookups).toBe(1000);
+    expect(report.success_ratio).toBe(1);
+    expect(report.rounds_p50).toBeLessThanOrEqual(3);
+    expect(report.records_lost).toBe(0);
+    expect(report.replicas_mean).toBeGreaterThanOrEqual(19.5);
+  });
+});
