@@ -3,7 +3,7 @@ export * from './constants.js';
 export * from './id.js';
 export * from './peer-id.js';
 export * from './random.js';
-export type * from './clock.js';
+export type * from '../common/clock.js';
 export type * from './contact.js';
 export type * from './messages.js';
 export type * from './transport.js';

@@ -3,7 +3,7 @@
  * world only through the injected transport and clock. The SIP node (src/node) and the simulator
  * (src/sim) run this same class.
  */
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
 import { DEFAULT_CONFIG, type OverlayConfig } from './constants.js';
 import type { Contact, PeerAddress } from './contact.js';
 import { bucketIndex, randomIdInBucket, type NodeId } from './id.js';

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../overlay/clock.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
 import type { EventQueue } from './event-queue.js';
 
 /** The core's Clock over the simulator's event queue: time moves only when events run. */

@@ -1,5 +1,6 @@
 /**
- * Time as the core sees it: the composition root injects the real clock, the simulator a virtual one.
+ * Time as the protocol cores (overlay, SIP transactions) see it: the composition root injects the
+ * real clock (real-clock.ts), the simulator and the tests a virtual one.
  */
 export interface TimerHandle {
   cancel(): void;
