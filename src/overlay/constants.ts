@@ -43,6 +43,8 @@ export interface OverlayConfig {
   maxShortlist: number;
   /** Refresh every bucket farther than the closest neighbour after joining (Kademlia paper 2.3). */
   refreshOnJoin: boolean;
+  /** `client`: uses the overlay without routing or storing for others (DHT-PeerID role=client). */
+  role: 'peer' | 'client';
 }
 
 export const DEFAULT_CONFIG: OverlayConfig = {
@@ -61,4 +63,5 @@ export const DEFAULT_CONFIG: OverlayConfig = {
   maxRecursiveHops: 20,
   maxShortlist: 3 * K,
   refreshOnJoin: true,
+  role: 'peer',
 };

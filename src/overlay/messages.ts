@@ -28,6 +28,11 @@ export interface RequestEnvelope {
   readonly mode: RoutingMode;
   /** Hops a recursive request has taken so far (Max-Forwards in SIP). */
   readonly hops: number;
+  /**
+   * `client`: a P2PSIP client (or a one-shot tool like `kadsip lookup`) that uses the overlay but
+   * routes and stores nothing for others, so it never enters a routing table. Default `peer`.
+   */
+  readonly role?: 'peer' | 'client';
   readonly request: OverlayRequest;
 }
 

@@ -196,6 +196,11 @@ export class OverlayNode implements RequestHandler {
 
   // ---------------------------------------------------------------- lookups and storage
 
+  /** OPTIONS ping; the answerer (a bootstrap whose ID was unknown, say) enters the routing table. */
+  ping(to: PeerAddress, done: (answerer: Contact | null) => void): void {
+    this.rpc(to, { op: 'PING' }, 'iterative', (result) => done(result.ok && result.response.kind === 'ok' ? result.from : null));
+  }
+
   findNode(target: NodeId, done: (result: LookupResult) => void): void {
     this.lookup(target, 'node', done);
   }
@@ -370,7 +375,10 @@ export class OverlayNode implements RequestHandler {
       }
       onResult(result);
     };
-    this.transport.sendRequest(to, { from: this.self, mode, hops, request }, settle);
+    const envelope: RequestEnvelope = this.config.role === 'client'
+      ? { from: this.self, mode, hops, request, role: 'client' }
+      : { from: this.self, mode, hops, request };
+    this.transport.sendRequest(to, envelope, settle);
   }
 
   /** A contact we reached: add it, or ping the oldest of its full bucket (ping-before-evict). */
@@ -419,7 +427,7 @@ export class OverlayNode implements RequestHandler {
       respond({ kind: 'error', reason: 'leaving' });
       return;
     }
-    this.requestFrom(from);
+    if (envelope.role !== 'client') this.requestFrom(from);
     switch (request.op) {
       case 'PING':
         respond({ kind: 'ok' });

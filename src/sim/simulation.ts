@@ -146,6 +146,18 @@ export class Simulation {
     return peer;
   }
 
+  /**
+   * A P2PSIP client (role=client) attached to the network but not to the population: it joins
+   * nothing, and peers must not put it in their routing tables.
+   */
+  addClient(at: SimAddress): { node: OverlayNode; contact: Contact } {
+    const contact: Contact = { id: peerIdFromAddress(at.ip, at.port), address: `${at.ip}:${at.port}` };
+    let node: OverlayNode | undefined;
+    const transport = this.network.attach(contact, { handleRequest: (e, respond) => node?.handleRequest(e, respond) });
+    node = new OverlayNode({ self: contact, transport, clock: this.clock, random: this.random.fork(), config: { ...this.options.config, role: 'client' } });
+    return { node, contact };
+  }
+
   /** Builds the overlay: one node every joinIntervalMs, then lets joins settle. */
   build(): void {
     for (let i = 0; i < this.options.nodes; i++) {

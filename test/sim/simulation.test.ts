@@ -142,6 +142,20 @@ describe('overlay simulation', () => {
     if (nodes?.kind === 'nodes') expect(nodes.contacts.map((c) => c.id)).toContain(closestId);
   });
 
+  it('serves a client (role=client) without putting it in anybody\'s routing table', () => {
+    const sim = built(100);
+    const key = resourceId('sip:bob@example.com');
+    await_(sim, (done) => sim.livePeers[4]!.node.publish(key, [{ value: 'sip:bob@1.2.3.4', ttlMs: 60 * minute }], done));
+    const client = sim.addClient({ ip: '198.51.100.9', port: 5060 });
+    const via = sim.livePeers[30]!;
+    const answerer = await_<unknown>(sim, (done) => client.node.ping(via.contact, done));
+    expect(answerer).toEqual(via.contact);
+    const found = await_<LookupResult>(sim, (done) => client.node.findValue(key, done));
+    expect(found.bindings.map((b) => b.value)).toEqual(['sip:bob@1.2.3.4']);
+    sim.queue.run(sim.now + 10 * second);
+    expect(sim.livePeers.filter((p) => p.node.routingTable.has(client.contact.id))).toEqual([]);
+  });
+
   it('gives the same report for the same seed, and another for another seed', () => {
     const options = { nodes: 120, records: 60, lookups: 200, loss: 0.01, churnMedianMin: 10, measureMs: 10 * minute };
     const a = new Simulation({ ...options, seed: 11 }).run();

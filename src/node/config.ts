@@ -1,0 +1,175 @@
+/**
+ * Node configuration from three sources, later ones winning: built-in defaults, a JSON config file
+ * (--config), environment variables (KADSIP_*), command-line flags. Every value is checked here, so
+ * the rest of the node can trust it; a bad value stops start-up with a message naming it.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+
+export type Protocol = 'udp' | 'tcp';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface NodeConfig {
+  /** Where the node's SIP transports listen (its public address unless behind NAT). */
+  listen: HostPort;
+  transports: Protocol[];
+  /** Peers to join through; empty: start a new overlay. */
+  bootstrap: HostPort[];
+  /** Overlay name carried in DHT-PeerID `overlay=`. */
+  overlay: string;
+  /** SIP domains served by the overlay (issue 4: phones' AoRs in these domains live in the overlay). */
+  domains: string[];
+  /** Address of the HTTP status server (/status, /healthz, /metrics); null: none. */
+  http: HostPort | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Seconds a graceful leave may take on SIGTERM before the process exits anyway. */
+  shutdownGraceS: number;
+}
+
+export const DEFAULT_CONFIG: NodeConfig = {
+  listen: { host: '127.0.0.1', port: 5060 },
+  transports: ['udp', 'tcp'],
+  bootstrap: [],
+  overlay: 'kadsip',
+  domains: [],
+  http: null,
+  logLevel: 'info',
+  shutdownGraceS: 10,
+};
+
+/** The raw, unchecked form every source provides: strings as typed by a human, or JSON values. */
+export interface ConfigInput {
+  listen?: string;
+  transports?: string | string[];
+  bootstrap?: string | string[];
+  overlay?: string;
+  domain?: string | string[];
+  http?: string;
+  logLevel?: string;
+  shutdownGraceS?: string | number;
+}
+
+export class ConfigError extends Error {}
+
+const ENV: Record<keyof ConfigInput, string> = {
+  listen: 'KADSIP_LISTEN',
+  transports: 'KADSIP_TRANSPORTS',
+  bootstrap: 'KADSIP_BOOTSTRAP',
+  overlay: 'KADSIP_OVERLAY',
+  domain: 'KADSIP_DOMAIN',
+  http: 'KADSIP_HTTP',
+  logLevel: 'KADSIP_LOG_LEVEL',
+  shutdownGraceS: 'KADSIP_SHUTDOWN_GRACE_S',
+};
+
+export const ENVIRONMENT_VARIABLES = ENV;
+
+export function inputFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  const out: ConfigInput = {};
+  for (const [key, name] of Object.entries(ENV) as [keyof ConfigInput, string][]) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+export function inputFromFile(path: string): ConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  const known = new Set<string>(Object.keys(ENV));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${[...known].join(', ')})`);
+  }
+  return parsed as ConfigInput;
+}
+
+/** Merges the sources (later wins) over the defaults and checks every value. */
+export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
+  const merged: ConfigInput = Object.assign({}, ...inputs.map(dropUndefined));
+  const config: NodeConfig = { ...DEFAULT_CONFIG };
+  if (merged.listen !== undefined) config.listen = parseHostPort(merged.listen, 'listen', 5060);
+  if (merged.transports !== undefined) {
+    const list = toList(merged.transports);
+    for (const t of list) if (t !== 'udp' && t !== 'tcp') throw new ConfigError(`transports: "${t}" is not udp or tcp`);
+    if (list.length === 0) throw new ConfigError('transports: at least one of udp, tcp');
+    config.transports = [...new Set(list)] as Protocol[];
+  }
+  if (merged.bootstrap !== undefined) config.bootstrap = toList(merged.bootstrap).map((b) => parseHostPort(b, 'bootstrap', 5060));
+  if (merged.overlay !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(merged.overlay)) {
+      throw new ConfigError(`overlay: "${merged.overlay}" must be 1-64 letters, digits, '.', '_' or '-'`);
+    }
+    config.overlay = merged.overlay;
+  }
+  if (merged.domain !== undefined) {
+    config.domains = toList(merged.domain).map((d) => {
+      const lower = d.toLowerCase();
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(lower) && isIP(lower) === 0) {
+        throw new ConfigError(`domain: "${d}" is not a host name`);
+      }
+      return lower;
+    });
+  }
+  if (merged.http !== undefined) config.http = merged.http === 'off' ? null : parseHostPort(merged.http, 'http', 8080);
+  if (merged.logLevel !== undefined) {
+    const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+    if (!levels.includes(merged.logLevel)) throw new ConfigError(`logLevel: "${merged.logLevel}" is not one of ${levels.join(', ')}`);
+    config.logLevel = merged.logLevel as NodeConfig['logLevel'];
+  }
+  if (merged.shutdownGraceS !== undefined) {
+    const s = Number(merged.shutdownGraceS);
+    if (!Number.isFinite(s) || s < 0 || s > 600) throw new ConfigError(`shutdownGraceS: "${merged.shutdownGraceS}" is not 0-600`);
+    config.shutdownGraceS = s;
+  }
+  return config;
+}
+
+/** `IP:PORT`, `[IPv6]:PORT`, or a bare IP (default port). Host names are refused: a peer's ID derives from its IP. */
+export function parseHostPort(text: string, what: string, defaultPort: number): HostPort {
+  const trimmed = text.trim();
+  let host: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2];
+  } else if (isIP(trimmed) === 6) {
+    host = trimmed;
+  } else {
+    const at = trimmed.lastIndexOf(':');
+    host = at < 0 ? trimmed : trimmed.slice(0, at);
+    portText = at < 0 ? undefined : trimmed.slice(at + 1);
+  }
+  if (isIP(host) === 0) throw new ConfigError(`${what}: "${text}" needs an IP address (got host "${host}")`);
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (!/^\d*$/.test(portText ?? '') || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${what}: "${text}" has no valid port (0-65535)`);
+  }
+  return { host, port };
+}
+
+function toList(value: string | string[]): string[] {
+  const list = Array.isArray(value) ? value : value.split(',');
+  return list.map((v) => String(v).trim()).filter((v) => v.length > 0);
+}
+
+function dropUndefined(input: ConfigInput): ConfigInput {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as ConfigInput;
+}

@@ -1,0 +1,59 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG, inputFromEnv, inputFromFile, parseHostPort, resolveConfig } from '../../src/node/config.js';
+
+describe('node configuration', () => {
+  it('defaults to a one-node overlay on 127.0.0.1:5060 over UDP and TCP', () => {
+    expect(resolveConfig()).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG.listen).toEqual({ host: '127.0.0.1', port: 5060 });
+    expect(DEFAULT_CONFIG.bootstrap).toEqual([]);
+    expect(DEFAULT_CONFIG.transports).toEqual(['udp', 'tcp']);
+  });
+
+  it('layers file < environment < flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadsip-config-'));
+    const file = join(dir, 'node.json');
+    writeFileSync(file, JSON.stringify({ listen: '127.0.0.1:5070', overlay: 'fromfile', domain: ['a.example'] }));
+    const env = inputFromEnv({ KADSIP_OVERLAY: 'fromenv', KADSIP_BOOTSTRAP: '127.0.0.1:5080,127.0.0.1:5082' });
+    const config = resolveConfig(inputFromFile(file), env, { listen: '127.0.0.2:5090' });
+    expect(config.listen).toEqual({ host: '127.0.0.2', port: 5090 });
+    expect(config.overlay).toBe('fromenv');
+    expect(config.domains).toEqual(['a.example']);
+    expect(config.bootstrap).toEqual([{ host: '127.0.0.1', port: 5080 }, { host: '127.0.0.1', port: 5082 }]);
+  });
+
+  it('names the bad value', () => {
+    expect(() => resolveConfig({ listen: 'localhost:5060' })).toThrow(/listen: "localhost:5060" needs an IP address/);
+    expect(() => resolveConfig({ listen: '127.0.0.1:99999' })).toThrow(/no valid port/);
+    expect(() => resolveConfig({ transports: 'udp,sctp' })).toThrow(/"sctp" is not udp or tcp/);
+    expect(() => resolveConfig({ overlay: 'has space' })).toThrow(ConfigError);
+    expect(() => resolveConfig({ domain: 'bad_domain!' })).toThrow(/domain/);
+    expect(() => resolveConfig({ logLevel: 'loud' })).toThrow(/logLevel/);
+    const dir = mkdtempSync(join(tmpdir(), 'kadsip-config-'));
+    writeFileSync(join(dir, 'bad.json'), '{"listen": "127.0.0.1", "colour": "red"}');
+    expect(() => inputFromFile(join(dir, 'bad.json'))).toThrow(/unknown key "colour"/);
+    writeFileSync(join(dir, 'broken.json'), '{');
+    expect(() => inputFromFile(join(dir, 'broken.json'))).toThrow(/not valid JSON/);
+  });
+
+  it('reads IPv4, bracketed IPv6 and bare addresses', () => {
+    expect(parseHostPort('[::1]:5062', 'x', 5060)).toEqual({ host: '::1', port: 5062 });
+    expect(parseHostPort('::1', 'x', 5060)).toEqual({ host: '::1', port: 5060 });
+    expect(parseHostPort('10.1.2.3', 'x', 5060)).toEqual({ host: '10.1.2.3', port: 5060 });
+  });
+
+  it('never throws anything but ConfigError on arbitrary text (property)', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        try {
+          parseHostPort(s, 'x', 5060);
+        } catch (e) {
+          expect(e).toBeInstanceOf(ConfigError);
+        }
+      }),
+    );
+  });
+});
