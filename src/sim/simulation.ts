@@ -209,12 +209,29 @@ export class Simulation {
   report(): SimulationReport {
     const ok = this.samples.filter((s) => s.success);
     const checked = this.records.filter((r) => r.stored && r.publisher.alive);
+    // One pass over every live store (not one per record: that is records x nodes).
+    const wanted = new Map<NodeId, Set<string>>();
+    for (const record of checked) {
+      let values = wanted.get(record.key);
+      if (!values) wanted.set(record.key, (values = new Set()));
+      values.add(record.value);
+    }
+    const holders = new Map<string, number>();
+    for (const peer of this.live) {
+      for (const key of [...peer.node.store.keys()]) {
+        const values = wanted.get(key);
+        if (!values) continue;
+        for (const b of peer.node.store.get(key, this.now)) {
+          if (values.has(b.value)) holders.set(b.value, (holders.get(b.value) ?? 0) + 1);
+        }
+      }
+    }
     let lost = 0;
     let replicas = 0;
     for (const record of checked) {
-      const holders = this.live.filter((p) => p.node.store.get(record.key, this.now).some((b) => b.value === record.value)).length;
-      replicas += holders;
-      if (holders === 0) lost++;
+      const count = holders.get(record.value) ?? 0;
+      replicas += count;
+      if (count === 0) lost++;
     }
     const round = (v: number): number => Math.round(v * 1000) / 1000;
     return {
