@@ -85,3 +85,4 @@ export {
   type SemanticStatus,
 } from './validate.js';
 export { StreamFramer, type FramedItem } from './stream-framer.js';
+export { createRequest, randomCallId, type RequestOptions } from './request-builder.js';
