@@ -178,7 +178,8 @@ export class RoutingTable {
    */
   idleBuckets(now: number, idleMs: number): number[] {
     const closest = this.closest(this.selfId, this.k);
-    const kth = closest[closest.length - 1];
+    const kth = closest[this.k - 1];
+    // Fewer than k peers known: every lookup already returns all of them, a refresh finds nothing new.
     if (!kth) return [];
     const out: number[] = [];
     for (let i = bucketIndex(this.selfId, kth.id); i < ID_BITS; i++) {

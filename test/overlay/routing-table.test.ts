@@ -140,5 +140,8 @@ describe('RoutingTable', () => {
     expect(table.idleBuckets(1000, 500)).toEqual(Array.from({ length: 60 }, (_, i) => 100 + i));
     table.touch(120, 900);
     expect(table.idleBuckets(1000, 500)).not.toContain(120);
+    const small = new RoutingTable(0n, 2, CACHE, 0);
+    small.observe(contact(1n << 150n), 0);
+    expect(small.idleBuckets(1000, 500)).toEqual([]); // fewer than k known: nothing to refresh
   });
 });

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `kadsip` command. `kadsip start` runs a node (alone: a one-node overlay on 127.0.0.1:5060);
+ * `kadsip lookup` asks the overlay through a running node. Flags win over KADSIP_* environment
+ * variables, which win over the --config file, which wins over the defaults (src/node/config.ts).
+ */
+import { Command, Option } from 'commander';
+import { runLookup } from './lookup-command.js';
+import { runStart } from './start-command.js';
+
+const program = new Command();
+program
+  .name('kadsip')
+  .description('A peer-to-peer SIP registrar and proxy on a Kademlia overlay carried in SIP (dSIP)')
+  .showHelpAfterError();
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+program
+  .command('start')
+  .description('run a kadsip node (no --bootstrap: start a new overlay)')
+  .option('--listen <ip:port>', 'SIP address to listen on (default 127.0.0.1:5060)')
+  .option('--transports <list>', 'udp,tcp (default both)')
+  .option('--bootstrap <ip:port,...>', 'peers to join through')
+  .option('--overlay <name>', 'overlay name (default kadsip)')
+  .option('--domain <name>', 'SIP domain served by the overlay (repeatable)', collect)
+  .option('--http <ip:port>', 'serve /status, /healthz and /metrics there')
+  .option('--config <file>', 'JSON config file')
+  .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(async (options) => {
+    process.exitCode = await runStart(options);
+  });
+
+program
+  .command('lookup')
+  .description('find a SIP URI (FIND_VALUE) or a peer-ID (FIND_NODE) through a running node; exit 0 found, 1 not found, 2 error')
+  .argument('<target>', 'sip:user@domain, or 40 hex digits of a peer-ID')
+  .requiredOption('--via <ip:port>', 'a node of the overlay to ask first')
+  .option('--overlay <name>', 'overlay name (default kadsip)')
+  .option('--timeout <seconds>', 'give up after this long', '10')
+  .option('--json', 'print one JSON line')
+  .action(async (target: string, options) => {
+    process.exitCode = await runLookup(target, options);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`kadsip: ${(e as Error).message}\n`);
+  process.exitCode = 2;
+});

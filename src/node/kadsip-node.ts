@@ -1,0 +1,191 @@
+/**
+ * The composition root of one node: binds the SIP transports, the transaction layer, the overlay
+ * core (over SIP), the real clock, crypto-seeded randomness, logs, metrics and the HTTP status
+ * server. Everything else in src/ is wired here and nowhere else.
+ */
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { realClock } from '../common/real-clock.js';
+import { isPeerRequest } from '../dsip/index.js';
+import type { OverlayConfig } from '../overlay/constants.js';
+import type { Contact } from '../overlay/contact.js';
+import { idToHex } from '../overlay/id.js';
+import { OverlayNode, type OverlayEvent } from '../overlay/node.js';
+import { peerIdFromAddress } from '../overlay/peer-id.js';
+import { SeededRandom } from '../overlay/random.js';
+import { getCallId } from '../sip/message/index.js';
+import { TransactionLayer } from '../sip/transaction/index.js';
+import { SipTransport } from '../sip/transport/index.js';
+import type { NodeConfig } from './config.js';
+import { startHttpStatus } from './http-status.js';
+import { OverlayOverSip } from './overlay-over-sip.js';
+import { serveUserAgentRequest } from './user-agent-side.js';
+
+export interface KadsipNodeOptions {
+  config: NodeConfig;
+  logger: Logger;
+  /** Overlay tuning (tests shorten timers); defaults from src/overlay/constants.ts. */
+  overlay?: Partial<OverlayConfig>;
+}
+
+export class KadsipNode {
+  readonly self: Contact;
+  readonly overlay: OverlayNode;
+  private httpClose?: () => Promise<void>;
+  private closed = false;
+  readonly metrics = new Registry();
+  httpAddress?: { host: string; port: number };
+
+  private constructor(
+    readonly config: NodeConfig,
+    private readonly log: Logger,
+    readonly transport: SipTransport,
+    readonly transactions: TransactionLayer,
+    overlayConfig: Partial<OverlayConfig> | undefined,
+  ) {
+    const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
+    this.self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
+    const peerLink = new OverlayOverSip({
+      transactions,
+      overlay: config.overlay,
+      self: this.self,
+      protocol: config.transports.includes('udp') ? 'udp' : 'tcp',
+      log: log.child({ component: 'dsip' }),
+    });
+    this.overlay = new OverlayNode({
+      self: this.self,
+      transport: peerLink,
+      clock: realClock,
+      random: new SeededRandom(randomInt(2 ** 32)),
+      config: overlayConfig,
+      onEvent: (event) => this.logOverlayEvent(event),
+    });
+    transactions.onRequest((request, txn) => {
+      if (this.closed) return;
+      if (isPeerRequest(request)) peerLink.serve(request, txn, this.overlay);
+      else serveUserAgentRequest(request, txn, log.child({ component: 'sip' }));
+    });
+    transactions.onStray((message) => {
+      log.debug({ callId: safe(() => getCallId(message)) }, 'stray message dropped');
+    });
+    this.registerMetrics();
+  }
+
+  /** Binds the sockets and joins the overlay (none to join through: a new overlay of one). */
+  static async start(options: KadsipNodeOptions): Promise<KadsipNode> {
+    const { config, logger } = options;
+    const transport = await SipTransport.listen({
+      host: config.listen.host,
+      port: config.listen.port,
+      protocols: config.transports,
+      logger: logger.child({ component: 'transport' }),
+    });
+    const transactions = new TransactionLayer({
+      send: transport.send,
+      local: transport.local,
+      clock: realClock,
+      logger: logger.child({ component: 'transaction' }),
+    });
+    transport.onMessage(transactions.receive);
+    const node = new KadsipNode(config, logger, transport, transactions, options.overlay);
+    if (config.http) {
+      const http = await startHttpStatus(config.http, {
+        healthy: () => node.overlay.state === 'joined',
+        status: () => node.status(),
+        metrics: node.metrics,
+      });
+      node.httpClose = http.close;
+      node.httpAddress = http.address;
+    }
+    logger.info({ peerId: idToHex(node.self.id), address: node.self.address, overlay: config.overlay, transports: config.transports }, 'node listening');
+    const bootstraps = config.bootstrap.map((b) => ({ address: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}` }));
+    await new Promise<void>((resolve, reject) => {
+      node.overlay.join(bootstraps, (error) => (error ? reject(error) : resolve()));
+    }).catch(async (error: Error) => {
+      await node.close();
+      throw error;
+    });
+    return node;
+  }
+
+  status(): object {
+    const rt = this.overlay.routingTable;
+    return {
+      peerId: idToHex(this.self.id),
+      address: this.self.address,
+      overlay: this.config.overlay,
+      state: this.overlay.state,
+      contacts: rt.size,
+      contactsPerBucket: rt.bucketSizes(),
+      recordsHeld: this.overlay.store.size,
+      recordsPublished: this.overlay.publishedKeys().length,
+      rpc: this.overlay.stats,
+      transport: this.transport.stats,
+      transactions: this.transactions.stats,
+    };
+  }
+
+  /** Graceful: hands records over and says goodbye (bounded by shutdownGraceS), then closes. */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    await Promise.race([
+      new Promise<void>((resolve) => this.overlay.leave(resolve)),
+      new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceS * 1000).unref()),
+    ]);
+    await this.close();
+  }
+
+  /** Immediate: stops the core, closes sockets and the HTTP server. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.overlay.stop();
+    this.transactions.close();
+    await this.transport.close();
+    await this.httpClose?.();
+  }
+
+  private logOverlayEvent(event: OverlayEvent): void {
+    switch (event.type) {
+      case 'contact-dropped':
+        this.log.debug({ peer: event.contact.address }, 'contact dropped');
+        return;
+      case 'handed-over':
+        this.log.info({ peer: event.to.address, records: event.records }, 'records handed over');
+        return;
+      case 'store-refused':
+        this.log.warn({ peer: event.from.address, reason: event.reason }, 'STORE refused');
+        return;
+      case 'joined':
+        this.log.info({ contacts: event.contacts }, 'joined overlay');
+        return;
+      case 'join-failed':
+        this.log.error({ reason: event.reason }, 'join failed');
+        return;
+      case 'left':
+        this.log.info({ records: event.records }, 'leaving overlay');
+        return;
+    }
+  }
+
+  private registerMetrics(): void {
+    collectDefaultMetrics({ register: this.metrics, prefix: 'kadsip_process_' });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers: [this.metrics], collect() { this.set(read()); } });
+    };
+    gauge('kadsip_routing_contacts', 'Contacts in the routing table', () => this.overlay.routingTable.size);
+    gauge('kadsip_records_held', 'Overlay records held for others', () => this.overlay.store.size);
+    gauge('kadsip_rpcs_sent', 'Overlay RPCs sent since start', () => this.overlay.stats.rpcsSent);
+    gauge('kadsip_rpcs_failed', 'Overlay RPCs that failed since start', () => this.overlay.stats.rpcsFailed);
+    gauge('kadsip_requests_handled', 'Overlay requests handled since start', () => this.overlay.stats.requestsHandled);
+  }
+}
+
+function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
