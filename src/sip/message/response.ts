@@ -64,6 +64,9 @@ export function createErrorResponse(
   opts: { readonly warnAgent?: string; readonly toTag?: string } = {},
 ): SipResponse | null {
   if (!error.canReply || error.replyTo === undefined) return null;
+  // Without a Via there is nowhere a response may go (RFC 3261 8.2.6.2, 18.2.2): junk such as
+  // "hello world" gets no answer, which also keeps a spoofed source from being sent our replies.
+  if (!error.replyTo.headers.has('via')) return null;
   const headers: Array<[string, string]> = [];
   if (opts.warnAgent !== undefined && error.warning) {
     headers.push(['Warning', `399 ${opts.warnAgent} ${quote(error.warning)}`]);

@@ -272,6 +272,9 @@ describe('createResponse / createErrorResponse (RFC 3261 section 8.2.6)', () => 
     expect(r!.headers.get('warning')).toBe('399 proxy.example.com "CSeq method OPTIONS vs INVITE"');
     expect(r!.headers.get('to')).toBe('Bob <sip:bob@example.com>;tag=t');
     expect(createErrorResponse(bad(Buffer.from('\r\n\r\n')))).toBeNull();
+    // Junk that merely starts like a request has no Via to answer to: dropped, not answered.
+    expect(createErrorResponse(bad(Buffer.from('hello world\r\n\r\n')))).toBeNull();
+    expect(createErrorResponse(bad(Buffer.from('C\r\n\r\n')))).toBeNull();
   });
 });
 
