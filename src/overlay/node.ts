@@ -14,6 +14,9 @@ import { RecordStore } from './record-store.js';
 import { RoutingTable } from './routing-table.js';
 import type { OverlayTransport, RequestHandler } from './transport.js';
 
+/** Records handed over at once while leaving (each costs a lookup and k STOREs). */
+const LEAVE_HANDOVER_CONCURRENCY = 8;
+
 export type NodeState = 'idle' | 'joining' | 'joined' | 'leaving' | 'stopped';
 
 /** Notable events, for logs and metrics; the core itself never logs. */
@@ -152,8 +155,9 @@ export class OverlayNode implements RequestHandler {
   }
 
   /**
-   * Leaves gracefully: hands every record it holds to the peers that become responsible for it,
-   * tells its closest peers goodbye, then stops.
+   * Leaves gracefully: looks up the k closest peers of every record it holds (its own table may not
+   * list them: a bucket keeps only k) and STOREs the record there, so the peer that becomes
+   * responsible in its place has it; then tells every contact of its table goodbye, and stops.
    */
   leave(done: () => void): void {
     if (this.stateValue === 'stopped') {
@@ -161,31 +165,45 @@ export class OverlayNode implements RequestHandler {
       return;
     }
     this.stateValue = 'leaving';
-    const now = this.clock.now();
-    let pending = 1;
-    const step = (): void => {
-      if (--pending > 0) return;
-      this.stop();
-      done();
-    };
-    let records = 0;
-    for (const key of [...this.store.keys()]) {
-      const bindings = this.store.get(key, now);
-      if (bindings.length === 0) continue;
-      records++;
-      for (const contact of this.routingTable.closest(key, this.config.k)) {
-        pending++;
-        this.rpc(contact, { op: 'STORE', key, bindings }, 'iterative', step);
+    const keys = [...this.store.keys()];
+    this.onEvent({ type: 'left', records: keys.length });
+    let next = 0;
+    let running = 0;
+    const handOverNext = (): void => {
+      while (running < LEAVE_HANDOVER_CONCURRENCY && next < keys.length) {
+        const key = keys[next++]!;
+        const bindings = this.store.get(key, this.clock.now());
+        if (bindings.length === 0) continue;
+        running++;
+        this.lookup(key, 'node', (lookup) => {
+          let pending = lookup.closest.length + 1;
+          const stored = (): void => {
+            if (--pending > 0) return;
+            running--;
+            handOverNext();
+          };
+          for (const contact of lookup.closest) this.rpc(contact, { op: 'STORE', key, bindings }, 'iterative', stored);
+          stored();
+        });
       }
-    }
-    // Everyone in the routing table hears goodbye (one datagram each): they are the peers most likely
-    // to hold this one in their own tables.
-    for (const contact of this.routingTable.all()) {
-      pending++;
-      this.rpc(contact, { op: 'LEAVE' }, 'iterative', step);
-    }
-    this.onEvent({ type: 'left', records });
-    step();
+      if (running === 0 && next >= keys.length) sayGoodbye();
+    };
+    const sayGoodbye = (): void => {
+      // Everyone in the routing table hears goodbye (one datagram each): they are the peers most
+      // likely to hold this one in their own tables.
+      let pending = 1;
+      const step = (): void => {
+        if (--pending > 0) return;
+        this.stop();
+        done();
+      };
+      for (const contact of this.routingTable.all()) {
+        pending++;
+        this.rpc(contact, { op: 'LEAVE' }, 'iterative', step);
+      }
+      step();
+    };
+    handOverNext();
   }
 
   /** Stops at once, without goodbye (also what a crash looks like to the others). */
@@ -277,18 +295,20 @@ export class OverlayNode implements RequestHandler {
 
   private storeOnClosest(key: NodeId, bindings: readonly Binding[], done: (result: PublishResult) => void): void {
     this.lookup(key, 'node', (lookup) => {
-      const now = this.clock.now();
+      // The k closest of those found and this node itself: the lookup never lists its asker.
+      const { k } = this.config;
+      const targets = [...lookup.closest, this.self].sort((a, b) => ((a.id ^ key) < (b.id ^ key) ? -1 : 1)).slice(0, k);
       let storedAt = 0;
-      // This node holds the record too when it is closer than the k-th peer found (or fewer were found).
-      const kth = lookup.closest[this.config.k - 1];
-      if (!kth || (this.self.id ^ key) < (kth.id ^ key)) {
-        if (this.store.put(key, bindings, now).ok) storedAt++;
-      }
-      let pending = lookup.closest.length + 1;
+      let pending = targets.length + 1;
       const step = (): void => {
         if (--pending === 0) done({ storedAt, lookup });
       };
-      for (const contact of lookup.closest) {
+      for (const contact of targets) {
+        if (contact === this.self) {
+          if (this.store.put(key, bindings, this.clock.now()).ok) storedAt++;
+          step();
+          continue;
+        }
         this.rpc(contact, { op: 'STORE', key, bindings: [...bindings] }, 'iterative', (r) => {
           if (r.ok && r.response.kind === 'stored') storedAt++;
           step();

@@ -171,18 +171,23 @@ export class RoutingTable {
   }
 
   /**
-   * Buckets idle for `idleMs` worth refreshing: the bucket of the k-th closest contact to this node
-   * and all farther ones. Nearer buckets hold only peers among the k closest, which every self-lookup
-   * finds anyway; refreshing their (mostly empty) ranges would cost a lookup each for nothing. This
-   * matters because peers sharing one IP address sit in buckets 0-15 (their IDs share 144 bits).
+   * Buckets idle for `idleMs` worth refreshing: from the bucket of the k-th closest contact to this
+   * node up to the farthest non-empty bucket. Nearer buckets hold only peers among the k closest,
+   * which every self-lookup finds anyway; ranges beyond the farthest known peer are empty as far as
+   * anyone told us (a newcomer there reaches us by its own lookups, and we ping it in). Refreshing
+   * those empty ranges would cost a lookup each for nothing, and it matters: peers sharing one IP
+   * address sit in buckets 0-15, where a Kademlia-paper refresh of "all buckets beyond the closest
+   * neighbour" means some 145 lookups at every join.
    */
   idleBuckets(now: number, idleMs: number): number[] {
     const closest = this.closest(this.selfId, this.k);
     const kth = closest[this.k - 1];
     // Fewer than k peers known: every lookup already returns all of them, a refresh finds nothing new.
     if (!kth) return [];
+    let highest = ID_BITS - 1;
+    while (highest >= 0 && this.contactsIn(highest).length === 0) highest--;
     const out: number[] = [];
-    for (let i = bucketIndex(this.selfId, kth.id); i < ID_BITS; i++) {
+    for (let i = bucketIndex(this.selfId, kth.id); i <= highest; i++) {
       if (now - this.lastTouched[i]! >= idleMs) out.push(i);
     }
     return out;

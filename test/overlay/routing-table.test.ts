@@ -136,8 +136,8 @@ describe('RoutingTable', () => {
     table.observe(contact(1n), 0); // bucket 0: a neighbour on the same IP, say
     table.observe(contact(1n << 100n), 0);
     table.observe(contact(1n << 150n), 0);
-    // k = 2: the 2nd closest is in bucket 100, so buckets 100..159 are worth refreshing.
-    expect(table.idleBuckets(1000, 500)).toEqual(Array.from({ length: 60 }, (_, i) => 100 + i));
+    // k = 2: the 2nd closest is in bucket 100 and the farthest known in 150: buckets 100..150.
+    expect(table.idleBuckets(1000, 500)).toEqual(Array.from({ length: 51 }, (_, i) => 100 + i));
     table.touch(120, 900);
     expect(table.idleBuckets(1000, 500)).not.toContain(120);
     const small = new RoutingTable(0n, 2, CACHE, 0);
