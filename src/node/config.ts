@@ -28,6 +28,11 @@ export interface NodeConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Seconds a graceful leave may take on SIGTERM before the process exits anyway. */
   shutdownGraceS: number;
+  /**
+   * Kademlia k: bucket size and number of peers storing each record. Every peer of an overlay must
+   * use the same value; 20 (PROTOCOL.md section 3) unless a small test overlay needs fewer replicas.
+   */
+  k: number;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -39,6 +44,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   http: null,
   logLevel: 'info',
   shutdownGraceS: 10,
+  k: 20,
 };
 
 /** The raw, unchecked form every source provides: strings as typed by a human, or JSON values. */
@@ -51,6 +57,7 @@ export interface ConfigInput {
   http?: string;
   logLevel?: string;
   shutdownGraceS?: string | number;
+  k?: string | number;
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +71,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   http: 'KADSIP_HTTP',
   logLevel: 'KADSIP_LOG_LEVEL',
   shutdownGraceS: 'KADSIP_SHUTDOWN_GRACE_S',
+  k: 'KADSIP_K',
 };
 
 export const ENVIRONMENT_VARIABLES = ENV;
@@ -137,6 +145,11 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     const s = Number(merged.shutdownGraceS);
     if (!Number.isFinite(s) || s < 0 || s > 600) throw new ConfigError(`shutdownGraceS: "${merged.shutdownGraceS}" is not 0-600`);
     config.shutdownGraceS = s;
+  }
+  if (merged.k !== undefined) {
+    const k = Number(merged.k);
+    if (!Number.isInteger(k) || k < 1 || k > 64) throw new ConfigError(`k: "${merged.k}" is not an integer 1-64`);
+    config.k = k;
   }
   return config;
 }

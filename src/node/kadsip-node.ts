@@ -58,7 +58,7 @@ export class KadsipNode {
       transport: peerLink,
       clock: realClock,
       random: new SeededRandom(randomInt(2 ** 32)),
-      config: overlayConfig,
+      config: { k: config.k, maxShortlist: 3 * config.k, ...overlayConfig },
       onEvent: (event) => this.logOverlayEvent(event),
     });
     transactions.onRequest((request, txn) => {

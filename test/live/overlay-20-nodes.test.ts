@@ -1,0 +1,167 @@
+/**
+ * Twenty real nodes on 127.0.0.1 (fifteen in this process, five as `kadsip start` child
+ * processes), talking dSIP over real UDP sockets. k = 3 here, so that a record lives on 3 of the
+ * 20 nodes and losing one of them means something.
+ */
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { realClock } from '../../src/common/real-clock.js';
+import { resolveConfig } from '../../src/node/config.js';
+import { KadsipNode } from '../../src/node/kadsip-node.js';
+import { lookupThrough } from '../../src/node/lookup-client.js';
+import { OverlayOverSip } from '../../src/node/overlay-over-sip.js';
+import { idFromHex, type NodeId } from '../../src/overlay/id.js';
+import type { RpcResult } from '../../src/overlay/messages.js';
+import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
+import { TransactionLayer } from '../../src/sip/transaction/index.js';
+import { SipTransport } from '../../src/sip/transport/index.js';
+import { startChildNode, type ChildNode } from '../helpers/child-node.js';
+
+const K = 3;
+const OVERLAY = 'live20';
+const silent = pino({ level: process.env.LIVE_LOG ?? 'silent' }, process.env.LIVE_LOG ? pino.destination('/tmp/live20.log') : undefined);
+
+interface Member {
+  id: NodeId;
+  address: string;
+  host: string;
+  port: number;
+  inProcess?: KadsipNode;
+  child?: ChildNode;
+  alive: boolean;
+}
+
+const members: Member[] = [];
+const records = Array.from({ length: 12 }, (_, i) => ({ aor: `sip:user${i}@live.example`, key: resourceId(`sip:user${i}@live.example`), value: `sip:user${i}@127.0.0.1:5999` }));
+
+function holdersOf(key: NodeId): Member[] {
+  return members.filter((m) => m.alive).sort((a, b) => ((a.id ^ key) < (b.id ^ key) ? -1 : 1)).slice(0, K);
+}
+
+async function findThroughEveryNode(key: NodeId): Promise<string[][]> {
+  return Promise.all(
+    members.filter((m) => m.alive).map(async (m) => {
+      const outcome = await lookupThrough({ host: m.host, port: m.port }, { kind: 'value', key }, { overlay: OVERLAY, timeoutMs: 15_000 });
+      return outcome.kind === 'answered' ? outcome.result.bindings.map((b) => b.value) : [`no answer: ${outcome.kind}`];
+    }),
+  );
+}
+
+/** One FIND_VALUE RPC straight to one node (no lookup): does that node itself hold the record? */
+async function holds(member: Member, key: NodeId): Promise<boolean> {
+  const transport = await SipTransport.listen({ host: '127.0.0.1', port: 0, protocols: ['udp'] });
+  const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
+  transport.onMessage(transactions.receive);
+  const local = transport.local('udp');
+  const self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
+  const link = new OverlayOverSip({ transactions, overlay: OVERLAY, self, protocol: 'udp', log: silent });
+  try {
+    const result = await new Promise<RpcResult>((resolve) =>
+      link.sendRequest({ id: member.id, address: member.address }, { from: self, mode: 'iterative', hops: 0, role: 'client', request: { op: 'FIND_VALUE', key } }, resolve),
+    );
+    return result.ok && result.response.kind === 'value' && result.response.bindings.length > 0;
+  } finally {
+    transactions.close();
+    await transport.close();
+  }
+}
+
+describe('20 kadsip nodes on 127.0.0.1', () => {
+  beforeAll(async () => {
+    const config = (bootstrap?: string) =>
+      resolveConfig({ listen: '127.0.0.1:0', overlay: OVERLAY, k: K, transports: 'udp,tcp', ...(bootstrap ? { bootstrap } : {}) });
+    const seed = await KadsipNode.start({ config: config(), logger: silent });
+    const add = (node: KadsipNode): void => {
+      const [host, port] = node.self.address.split(':');
+      members.push({ id: node.self.id, address: node.self.address, host: host!, port: Number(port), inProcess: node, alive: true });
+    };
+    add(seed);
+    const bootstrap = seed.self.address;
+    for (let i = 0; i < 14; i++) add(await KadsipNode.start({ config: config(bootstrap), logger: silent }));
+    for (let i = 0; i < 5; i++) {
+      const child = await startChildNode(['--listen', '127.0.0.1:0', '--bootstrap', bootstrap, '--overlay', OVERLAY, '--log-level', 'info'], { KADSIP_K: String(K) });
+      await child.waitForLog('joined overlay');
+      members.push({ id: idFromHex(child.peerId)!, address: child.address, host: child.host, port: child.port, child, alive: true });
+    }
+    // Every node announces itself through lookups; let the last joins' pings settle.
+    await new Promise((r) => setTimeout(r, 500));
+  });
+
+  afterAll(async () => {
+    for (const m of members) {
+      if (m.inProcess) await m.inProcess.close();
+      if (m.child && m.alive) m.child.process.kill('SIGKILL');
+    }
+  });
+
+  it('forms one overlay: Peer-IDs follow the address rule and every node knows at least k others', () => {
+    expect(members.length).toBe(20);
+    for (const m of members) expect(m.id).toBe(peerIdFromAddress(m.host, m.port));
+    for (const m of members.filter((x) => x.inProcess)) {
+      expect(m.inProcess!.overlay.state).toBe('joined');
+      expect(m.inProcess!.overlay.routingTable.size).toBeGreaterThanOrEqual(K);
+    }
+  });
+
+  it('stores a record through one node on its k closest, and finds it through every other', async () => {
+    const publisher = members[4]!.inProcess!;
+    for (const r of records) {
+      const stored = await new Promise<{ storedAt: number }>((resolve) => publisher.overlay.publish(r.key, [{ value: r.value, ttlMs: 3_600_000 }], resolve));
+      expect(stored.storedAt).toBe(K);
+    }
+    for (const r of records) {
+      for (const holder of holdersOf(r.key)) expect(await holds(holder, r.key)).toBe(true);
+      const found = await findThroughEveryNode(r.key);
+      expect(found).toEqual(found.map(() => [r.value]));
+    }
+  });
+
+  it('loses no record when a node is killed with SIGKILL', async () => {
+    const record = records.find((r) => holdersOf(r.key).some((h) => h.child))!;
+    expect(record).toBeDefined();
+    const victim = holdersOf(record.key).find((h) => h.child)!;
+    victim.child!.process.kill('SIGKILL');
+    victim.alive = false;
+    expect(await victim.child!.exited).toBeNull(); // killed, no exit code
+    for (const r of records) {
+      const found = await findThroughEveryNode(r.key);
+      expect(found).toEqual(found.map(() => [r.value]));
+    }
+  });
+
+  it('hands its records over when it leaves gracefully on SIGTERM, and exits 0', async () => {
+    const record = records.find((r) => holdersOf(r.key).some((h) => h.child && h.alive))!;
+    expect(record).toBeDefined();
+    const leaver = holdersOf(record.key).find((h) => h.child && h.alive)!;
+    leaver.child!.process.kill('SIGTERM');
+    expect(await leaver.child!.exited).toBe(0);
+    leaver.alive = false;
+    expect(leaver.child!.logs.some((l) => l.msg === 'leaving overlay')).toBe(true);
+    // The k closest of those left all hold it: the newcomer to that set got it from the leaver.
+    const expected = holdersOf(record.key);
+    const status = await Promise.all(members.filter((m) => m.alive).map(async (m) => `${m.address}${expected.includes(m) ? '*' : ''}=${await holds(m, record.key)}`));
+    for (const holder of expected) expect(await holds(holder, record.key), `${status.join(' ')} leaver ${leaver.address}`).toBe(true);
+    const found = await findThroughEveryNode(record.key);
+    expect(found).toEqual(found.map(() => [record.value]));
+  });
+
+  it('answers kadsip lookup on the command line with exit 0 when found and 1 when not', async () => {
+    const { execFile } = await import('node:child_process');
+    const { CLI } = await import('../helpers/child-node.js');
+    const via = members.find((m) => m.alive && m.inProcess)!;
+    const run = (target: string) =>
+      new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile(process.execPath, [CLI, 'lookup', target, '--via', via.address, '--overlay', OVERLAY, '--json'], { timeout: 20_000 }, (error, stdout) => {
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 2) : 0, stdout });
+        });
+      });
+    const hit = await run(records[0]!.aor);
+    expect(hit.code).toBe(0);
+    expect(JSON.parse(hit.stdout)).toMatchObject({ found: true, kind: 'FIND_VALUE', bindings: [{ uri: records[0]!.value }] });
+    const miss = await run('sip:nobody@live.example');
+    expect(miss.code).toBe(1);
+    const peer = await run(members.find((m) => m.alive && m.inProcess && m !== via)!.id.toString(16).padStart(40, '0'));
+    expect(peer.code).toBe(0);
+    expect((await run('not a uri')).code).toBe(2);
+  });
+});
