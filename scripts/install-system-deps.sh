@@ -6,6 +6,10 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+# tshark (no GUI; ~130 MB with libwireshark): test/live/wire-tshark.test.ts decodes captured traffic.
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# unshare (util-linux): test/live/torture.test.ts runs the node in a network namespace.
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
