@@ -187,7 +187,7 @@ function parseInner(buf: Buffer, limits: Limits): ParseResult {
     const ctx = replyable ? { method, headers: new SipHeaders(section.value.fields) } : undefined;
     return err(400, 'start-line', 'Bad Request', sl, ctx);
   }
-  if (!section.ok) return err(400, 'header-syntax', 'Bad Request', section.error.message);
+  if (!section.ok) return err(400, 'header-syntax', 'Bad Request', section.error.message, tooManyHeadersReply(sl, head, limits));
   const headers = new SipHeaders(section.value.fields);
 
   const replyTo = sl.kind === 'request' ? { method: sl.method, headers } : undefined;
@@ -327,4 +327,24 @@ function validateHeaders(headers: SipHeaders, method: string | null, limits: Lim
     }
   }
   return null;
+}
+
+/** The header fields a response copies (RFC 3261 8.2.6.2), and nothing else. */
+const REPLY_KEYS = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
+
+/**
+ * A request over the header-count limit (hundreds of Contacts, say) still deserves its 400 when
+ * the fields a response needs can be read: the section is read again without the count limit
+ * (the message size limit still bounds it) and only those fields are kept.
+ */
+function tooManyHeadersReply(
+  sl: ReturnType<typeof parseStartLine>,
+  head: string,
+  limits: { maxHeaderCount: number; maxHeaderLineLength: number },
+): { method: string; headers: SipHeaders } | undefined {
+  if (typeof sl === 'string' || sl.kind !== 'request') return undefined;
+  const again = splitHeaderSection(head, { ...limits, maxHeaderCount: Number.MAX_SAFE_INTEGER });
+  if (!again.ok || again.value.fields.length <= limits.maxHeaderCount) return undefined;
+  const fields = again.value.fields.filter((f) => REPLY_KEYS.has(f.key));
+  return { method: sl.method, headers: new SipHeaders(fields) };
 }

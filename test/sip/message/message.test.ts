@@ -272,6 +272,13 @@ describe('createResponse / createErrorResponse (RFC 3261 section 8.2.6)', () => 
     expect(r!.headers.get('warning')).toBe('399 proxy.example.com "CSeq method OPTIONS vs INVITE"');
     expect(r!.headers.get('to')).toBe('Bob <sip:bob@example.com>;tag=t');
     expect(createErrorResponse(bad(Buffer.from('\r\n\r\n')))).toBeNull();
+    // Over the header-count limit (hundreds of Contacts): still a 400 with the fields a reply needs.
+    const flood = ['REGISTER sip:a.example SIP/2.0', 'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKflood', 'From: <sip:a@a.example>;tag=1', 'To: <sip:a@a.example>', 'Call-ID: flood', ...Array.from({ length: 150 }, (_, i) => `Contact: <sip:a${i}@192.0.2.1>`), 'CSeq: 1 REGISTER', 'Content-Length: 0', '', ''].join('\r\n');
+    const floodReply = createErrorResponse(bad(Buffer.from(flood)));
+    expect(floodReply?.status).toBe(400);
+    expect(floodReply?.headers.get('call-id')).toBe('flood');
+    expect(floodReply?.headers.get('cseq')).toBe('1 REGISTER');
+    expect(floodReply?.headers.getAll('contact')).toEqual([]);
     // Junk that merely starts like a request has no Via to answer to: dropped, not answered.
     expect(createErrorResponse(bad(Buffer.from('hello world\r\n\r\n')))).toBeNull();
     expect(createErrorResponse(bad(Buffer.from('C\r\n\r\n')))).toBeNull();
