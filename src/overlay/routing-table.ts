@@ -83,29 +83,18 @@ export class RoutingTable {
    * recently seen replacement takes its place. Returns true when it was dropped.
    */
   markFailed(id: NodeId, maxFailures: number): boolean {
-    const index = bucketIndex(this.selfId, id);
-    if (index < 0) return false;
-    const bucket = this.buckets[index];
-    if (!bucket) return false;
-    const at = bucket.contacts.findIndex((c) => c.id === id);
-    if (at < 0) {
-      this.removeReplacement(bucket, id);
-      return false;
-    }
     const failures = (this.failures.get(id) ?? 0) + 1;
-    if (failures < maxFailures) {
+    if (failures < maxFailures && this.has(id)) {
       this.failures.set(id, failures);
       return false;
     }
-    this.dropAt(bucket, at);
-    return true;
+    return this.remove(id);
   }
 
-  /** Removes a contact at once (it said goodbye, or it is known dead). */
+  /** Removes a contact at once (it said goodbye, or it is known dead); a replacement takes its place. */
   remove(id: NodeId): boolean {
     const index = bucketIndex(this.selfId, id);
-    if (index < 0) return false;
-    const bucket = this.buckets[index];
+    const bucket = index < 0 ? undefined : this.buckets[index];
     if (!bucket) return false;
     const at = bucket.contacts.findIndex((c) => c.id === id);
     if (at < 0) {
