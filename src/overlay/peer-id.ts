@@ -12,7 +12,25 @@ const LOW_16 = 0xffffn;
  */
 export function peerIdFromAddress(ip: string, port: number): NodeId {
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`port out of range: ${port}`);
-  return (sha1Id(ip) & ~LOW_16) | BigInt(port);
+  return addressPrefix(ip) | BigInt(port);
+}
+
+/**
+ * Every PeerURI a node reads is checked against its address, so the same few thousand IPs are
+ * hashed over and over: their top 144 bits are memoised. Bounded: the memo starts afresh when full,
+ * so hostile traffic with ever new addresses costs a hash each, as without it, and no more memory.
+ */
+const PREFIX_MEMO_MAX = 4096;
+const prefixMemo = new Map<string, NodeId>();
+
+function addressPrefix(ip: string): NodeId {
+  let prefix = prefixMemo.get(ip);
+  if (prefix === undefined) {
+    if (prefixMemo.size >= PREFIX_MEMO_MAX) prefixMemo.clear();
+    prefix = sha1Id(ip) & ~LOW_16;
+    prefixMemo.set(ip, prefix);
+  }
+  return prefix;
 }
 
 /**
