@@ -10,6 +10,9 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 # unshare (util-linux): test/live/torture.test.ts runs the node in a network namespace.
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# dnsmasq (dnsmasq-base: the binary without the system service, in /usr/sbin): test/resolve/ runs
+# it as a real DNS server on loopback for the RFC 3263 resolver tests.
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
