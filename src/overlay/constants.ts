@@ -45,6 +45,11 @@ export interface OverlayConfig {
   refreshOnJoin: boolean;
   /** `client`: uses the overlay without routing or storing for others (DHT-PeerID role=client). */
   role: 'peer' | 'client';
+  /**
+   * STUN/TURN candidates to ask for on JOIN, maintenance, STORE and FIND_VALUE traffic
+   * (DHT-Candidates-Wanted, draft-jiang); 0: ask for none. A NATed node asks for 10.
+   */
+  candidatesWanted: number;
 }
 
 export const DEFAULT_CONFIG: OverlayConfig = {
@@ -64,4 +69,5 @@ export const DEFAULT_CONFIG: OverlayConfig = {
   maxShortlist: 3 * K,
   refreshOnJoin: true,
   role: 'peer',
+  candidatesWanted: 0,
 };

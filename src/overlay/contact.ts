@@ -7,6 +7,10 @@ import type { NodeId } from './id.js';
 export interface Contact {
   readonly id: NodeId;
   readonly address: string;
+  /** Where this peer serves STUN, when it is willing to (DHT-PeerID `stun=`, draft-jiang). */
+  readonly stun?: string;
+  /** Where this peer (or a TURN server beside it) relays, when willing (DHT-PeerID `turn=`). */
+  readonly turn?: string;
 }
 
 /** Where to send a request when the peer's ID is not known yet (a bootstrap address). */

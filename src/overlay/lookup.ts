@@ -6,7 +6,8 @@
  */
 import type { Contact } from './contact.js';
 import type { NodeId } from './id.js';
-import type { Binding, OverlayResponse } from './messages.js';
+import { candidateIp, MAX_CANDIDATES } from './candidates.js';
+import type { Binding, Candidate, OverlayResponse } from './messages.js';
 
 export type LookupKind = 'node' | 'value';
 
@@ -29,6 +30,8 @@ export interface LookupResult {
   readonly bindings: Binding[];
   /** Who answered with the value. */
   readonly valueFrom?: Contact;
+  /** STUN/TURN candidates the answers carried (unique by IP), when the node asked for them. */
+  readonly candidates?: Candidate[];
   /** Sequential waves of RPCs until the value arrived, or until the k closest had answered. */
   readonly rounds: number;
   readonly rpcs: number;
@@ -47,6 +50,7 @@ export class Lookup {
   private rpcs = 0;
   private failures = 0;
   private found?: { bindings: Binding[]; from: Contact; round: number };
+  private readonly candidates = new Map<string, Candidate>();
 
   constructor(
     readonly target: NodeId,
@@ -99,6 +103,10 @@ export class Lookup {
   onAnswer(id: NodeId, response: OverlayResponse): void {
     const entry = this.take(id);
     if (!entry) return;
+    for (const candidate of response.candidates ?? []) {
+      const ip = candidateIp(candidate.stun);
+      if (!this.candidates.has(ip) && this.candidates.size < MAX_CANDIDATES * 4) this.candidates.set(ip, candidate);
+    }
     if (response.kind === 'error') {
       entry.state = 'failed';
       this.failures++;
@@ -147,7 +155,14 @@ export class Lookup {
       rounds = Math.max(rounds, entry.round);
       if (closest.length >= this.k) break;
     }
-    const base = { target: this.target, kind: this.kind, closest, rpcs: this.rpcs, failures: this.failures };
+    const base = {
+      target: this.target,
+      kind: this.kind,
+      closest,
+      rpcs: this.rpcs,
+      failures: this.failures,
+      ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()] } : {}),
+    };
     if (this.found) {
       return { ...base, bindings: this.found.bindings, valueFrom: this.found.from, rounds: this.found.round };
     }

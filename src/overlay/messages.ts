@@ -33,10 +33,29 @@ export interface RequestEnvelope {
    * routes and stores nothing for others, so it never enters a routing table. Default `peer`.
    */
   readonly role?: 'peer' | 'client';
+  /** DHT-Candidates-Wanted: how many STUN/TURN candidates the sender asks for (draft-jiang 4-6). */
+  readonly candidatesWanted?: number;
+  /** Recursive mode: the candidate set gathered so far along the path. */
+  readonly candidates?: Candidate[];
   readonly request: OverlayRequest;
 }
 
-export type OverlayResponse =
+/**
+ * A STUN/TURN server candidate (draft-jiang section 3.3.1; DHT-Candidate in PROTOCOL.md section 5).
+ * Priority: 1 routing state, 2 the answering peer itself, 3 its associated clients.
+ */
+export interface Candidate {
+  /** STUN transport address, IP:PORT. */
+  readonly stun: string;
+  readonly turn?: string;
+  readonly role: 'peer' | 'client';
+  readonly priority: number;
+}
+
+/** Candidates travel on any answer (iterative) or in the request and back (recursive). */
+export type OverlayResponse = OverlayResponseBody & { candidates?: Candidate[] };
+
+type OverlayResponseBody =
   /** PING, JOIN (with the contacts closest to the joiner), LEAVE, REMOVE, FIND_NODE hitting its target. */
   | { kind: 'ok'; contacts?: Contact[] }
   /** STORE: the bindings as stored (TTL possibly clipped). */

@@ -6,13 +6,19 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { DEFAULT_CONFIG, type OverlayConfig } from './constants.js';
 import type { Contact, PeerAddress } from './contact.js';
+import { CandidateTable, candidateIp, MAX_CANDIDATES, PRIORITY_SELF } from './candidates.js';
 import { bucketIndex, randomIdInBucket, type NodeId } from './id.js';
 import { Lookup, type LookupKind, type LookupResult } from './lookup.js';
-import type { Binding, OverlayRequest, OverlayResponse, RequestEnvelope, RoutingMode, RpcResult } from './messages.js';
+import type { Binding, Candidate, OverlayRequest, OverlayResponse, RequestEnvelope, RoutingMode, RpcResult } from './messages.js';
 import type { Random } from './random.js';
 import { RecordStore } from './record-store.js';
 import { RoutingTable } from './routing-table.js';
 import type { OverlayTransport, RequestHandler } from './transport.js';
+
+/** Requests that carry DHT-Candidates-Wanted when the node asks for candidates (draft-jiang 4-6). */
+const CANDIDATE_CARRIERS = new Set<OverlayRequest['op']>(['JOIN', 'PING', 'FIND_NODE', 'FIND_VALUE', 'STORE']);
+/** Candidates a node keeps from what it received. */
+const MAX_DISCOVERED = 64;
 
 /** Records handed over at once while leaving (each costs a lookup and k STOREs). */
 const LEAVE_HANDOVER_CONCURRENCY = 8;
@@ -26,7 +32,8 @@ export type OverlayEvent =
   | { type: 'contact-dropped'; contact: Contact }
   | { type: 'handed-over'; to: Contact; records: number }
   | { type: 'store-refused'; from: Contact; reason: string }
-  | { type: 'left'; records: number };
+  | { type: 'left'; records: number }
+  | { type: 'candidates'; from: Contact; count: number };
 
 export interface OverlayNodeOptions {
   self: Contact;
@@ -70,6 +77,9 @@ export class OverlayNode implements RequestHandler {
   /** What this node published itself and keeps alive: key -> value -> schedule. */
   private readonly published = new Map<NodeId, Map<string, Publication>>();
   private maintenanceTimer?: TimerHandle;
+  readonly candidates: CandidateTable;
+  /** STUN/TURN candidates received from other peers, by IP (draft-jiang 4.1 step 2: saved for later use). */
+  private readonly discovered = new Map<string, Candidate>();
 
   constructor(options: OverlayNodeOptions) {
     this.self = options.self;
@@ -79,6 +89,10 @@ export class OverlayNode implements RequestHandler {
     this.random = options.random;
     this.onEvent = options.onEvent ?? (() => {});
     this.routingTable = new RoutingTable(this.self.id, this.config.k, this.config.replacementCacheSize, this.clock.now());
+    this.candidates = new CandidateTable(
+      this.self.stun ? { stun: this.self.stun, ...(this.self.turn ? { turn: this.self.turn } : {}), role: this.config.role, priority: PRIORITY_SELF } : null,
+      this.random,
+    );
     this.store = new RecordStore({
       maxRecords: this.config.maxRecords,
       maxBindingsPerRecord: this.config.maxBindingsPerRecord,
@@ -365,6 +379,7 @@ export class OverlayNode implements RequestHandler {
     onResult: (result: RpcResult) => void,
     hops = 0,
     timeoutMs = this.config.rpcTimeoutMs,
+    carried?: { wanted: number; set: Candidate[] },
   ): void {
     if (this.stateValue === 'stopped') {
       onResult({ ok: false, reason: 'unreachable', detail: 'node stopped' });
@@ -386,6 +401,7 @@ export class OverlayNode implements RequestHandler {
         this.routingTable.remove(result.from.id);
       } else if (result.ok) {
         if (to.id === undefined || result.from.id === to.id) this.heardFrom(result.from);
+        if (result.response.candidates && result.response.candidates.length > 0) this.keepCandidates(result.from, result.response.candidates);
       } else {
         this.stats.rpcsFailed++;
         if (to.id !== undefined && result.reason !== 'rejected' && this.routingTable.markFailed(to.id, this.config.maxFailures)) {
@@ -395,9 +411,16 @@ export class OverlayNode implements RequestHandler {
       }
       onResult(result);
     };
-    const envelope: RequestEnvelope = this.config.role === 'client'
-      ? { from: this.self, mode, hops, request, role: 'client' }
-      : { from: this.self, mode, hops, request };
+    const wanted = this.config.candidatesWanted > 0 && CANDIDATE_CARRIERS.has(request.op) ? this.config.candidatesWanted : 0;
+    const envelope: RequestEnvelope = {
+      from: this.self,
+      mode,
+      hops,
+      request,
+      ...(this.config.role === 'client' ? { role: 'client' as const } : {}),
+      ...(wanted > 0 || carried ? { candidatesWanted: wanted || carried!.wanted } : {}),
+      ...(carried && carried.set.length > 0 ? { candidates: carried.set } : {}),
+    };
     this.transport.sendRequest(to, envelope, settle);
   }
 
@@ -433,10 +456,17 @@ export class OverlayNode implements RequestHandler {
 
   // ---------------------------------------------------------------- incoming requests
 
-  handleRequest(envelope: RequestEnvelope, respond: (response: OverlayResponse) => void): void {
+  handleRequest(envelope: RequestEnvelope, respondPlain: (response: OverlayResponse) => void): void {
     if (this.stateValue === 'stopped') return; // a stopped node is silent, like a dead one
     this.stats.requestsHandled++;
     const { from, request } = envelope;
+    if (envelope.role === 'client') this.candidates.noteClient(from);
+    // draft-jiang 4.2 / 5.2 / 6.2: whoever handles a request that asks for candidates tops the set up.
+    const wanted = Math.min(envelope.candidatesWanted ?? 0, MAX_CANDIDATES);
+    const respond = wanted > 0
+      ? (response: OverlayResponse): void =>
+          respondPlain({ ...response, candidates: this.candidates.fill(wanted, response.candidates ?? envelope.candidates ?? [], this.routingTable.all(), from.stun ?? from.address) })
+      : respondPlain;
     const now = this.clock.now();
     if (request.op === 'LEAVE') {
       if (this.routingTable.remove(from.id)) this.onEvent({ type: 'contact-dropped', contact: from });
@@ -534,10 +564,15 @@ export class OverlayNode implements RequestHandler {
         answerHere();
         return;
       }
+      // Recursive mode: the set gathered so far rides on the forwarded request (draft-jiang 3.3.2).
+      const wanted = Math.min(envelope.candidatesWanted ?? 0, MAX_CANDIDATES);
+      const carried = wanted > 0
+        ? { wanted, set: this.candidates.fill(wanted, envelope.candidates ?? [], this.routingTable.all(), envelope.from.stun ?? envelope.from.address) }
+        : undefined;
       this.rpc(next, envelope.request, 'recursive', (result) => {
         if (result.ok) respond(result.response);
         else tryHop(i + 1);
-      }, envelope.hops + 1);
+      }, envelope.hops + 1, this.config.rpcTimeoutMs, carried);
     };
     tryHop(0);
   }
@@ -599,6 +634,24 @@ export class OverlayNode implements RequestHandler {
   private refreshBucket(index: number): void {
     const target = randomIdInBucket(this.self.id, index, (bits) => this.random.bits(bits));
     this.findNode(target, () => {});
+  }
+
+  private keepCandidates(from: Contact, received: readonly Candidate[]): void {
+    for (const candidate of received.slice(0, MAX_CANDIDATES)) {
+      const ip = candidateIp(candidate.stun);
+      if (this.discovered.has(ip) || this.discovered.size < MAX_DISCOVERED) this.discovered.set(ip, candidate);
+    }
+    this.onEvent({ type: 'candidates', from, count: received.length });
+  }
+
+  /** Candidates received so far (the NAT layer tries them with STUN Binding). */
+  discoveredCandidates(): Candidate[] {
+    return [...this.discovered.values()];
+  }
+
+  /** A candidate stopped answering STUN: it leaves the table of received candidates. */
+  forgetCandidate(stunAddress: string): void {
+    this.discovered.delete(candidateIp(stunAddress));
   }
 
   /** What this node published and still keeps alive (for the SIP layer and the simulator). */

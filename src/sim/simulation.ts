@@ -34,6 +34,8 @@ export interface SimulationOptions {
   /** Length of the measured phase (lookups spread over it, churn during it). */
   measureMs: number;
   recordTtlMs: number;
+  /** Share of nodes willing to serve STUN (advertised as DHT-PeerID stun=IP:3478). */
+  willingFraction: number;
   config?: Partial<OverlayConfig>;
 }
 
@@ -48,6 +50,7 @@ export const DEFAULT_SIMULATION: SimulationOptions = {
   joinIntervalMs: 50,
   measureMs: 10 * minute,
   recordTtlMs: 4 * hour,
+  willingFraction: 0,
 };
 
 export interface SimulationReport {
@@ -120,6 +123,16 @@ export class Simulation {
     return this.live;
   }
 
+  /** Stored records with their publishers (for experiments that look them up). */
+  get publishedRecords(): readonly { key: NodeId; value: string; publisher: SimPeer; stored: boolean }[] {
+    return this.records;
+  }
+
+  /** The simulation's own random stream (experiments draw from it to stay deterministic). */
+  get rng(): SeededRandom {
+    return this.random;
+  }
+
   get now(): number {
     return this.queue.now;
   }
@@ -130,7 +143,8 @@ export class Simulation {
    */
   addNode(at?: SimAddress): SimPeer {
     const { ip, port } = at ?? this.addresses.next();
-    const contact: Contact = { id: peerIdFromAddress(ip, port), address: `${ip}:${port}` };
+    const willing = this.options.willingFraction > 0 && this.random.next() < this.options.willingFraction;
+    const contact: Contact = { id: peerIdFromAddress(ip, port), address: `${ip}:${port}`, ...(willing ? { stun: `${ip}:3478` } : {}) };
     let node: OverlayNode | undefined;
     const transport = this.network.attach(contact, { handleRequest: (e, respond) => node?.handleRequest(e, respond) });
     node = new OverlayNode({ self: contact, transport, clock: this.clock, random: this.random.fork(), config: this.options.config });

@@ -182,3 +182,48 @@ describe('overlay simulation', () => {
     expect(report.replicas_mean).toBeGreaterThanOrEqual(19.5);
   });
 });
+
+describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => {
+  it('piggybacks candidates on lookups: every one offered is a willing live node, unique by IP', () => {
+    const sim = new Simulation({ nodes: 300, seed: 9, records: 50, lookups: 0, willingFraction: 0.1, config: { candidatesWanted: 10 } });
+    sim.build();
+    sim.publishRecords();
+    const willing = new Set(sim.livePeers.filter((p) => p.contact.stun).map((p) => p.contact.stun));
+    expect(willing.size).toBeGreaterThan(10);
+    const record = sim.publishedRecords.find((r) => r.stored)!;
+    const asker = sim.livePeers.find((p) => !p.node.store.has(record.key, sim.now) && !p.contact.stun)!;
+    const result = await_<LookupResult>(sim, (done) => asker.node.findValue(record.key, done));
+    const offered = result.candidates ?? [];
+    expect(offered.length).toBeGreaterThan(0);
+    for (const c of offered) expect(willing.has(c.stun)).toBe(true);
+    expect(new Set(offered.map((c) => c.stun.split(':')[0])).size).toBe(offered.length);
+    // The node keeps what it received for later use.
+    expect(asker.node.discoveredCandidates().length).toBeGreaterThan(0);
+  });
+
+  it('gathers candidates hop by hop in recursive mode', () => {
+    const sim = new Simulation({ nodes: 300, seed: 9, records: 0, lookups: 0, willingFraction: 0.1, config: { candidatesWanted: 10 } });
+    sim.build();
+    const asker = sim.livePeers.find((p) => !p.contact.stun)!;
+    const response = await_<OverlayResponse | null>(sim, (done) => asker.node.findRecursive(resourceId('sip:far@example.com'), 'node', done));
+    expect(response?.candidates?.length).toBe(10);
+  });
+
+  it('stops offering a willing node that crashed once it has left the routing tables', () => {
+    const sim = new Simulation({ nodes: 200, seed: 4, records: 0, lookups: 0, willingFraction: 0.2, config: { candidatesWanted: 20 } });
+    sim.build();
+    const victim = sim.livePeers.find((p) => p.contact.stun)!;
+    sim.depart(victim, true);
+    for (const p of sim.livePeers.filter((x) => x.node.routingTable.has(victim.contact.id))) {
+      await_(sim, (done) => p.node.findNode(victim.contact.id, done));
+      await_(sim, (done) => p.node.findNode(victim.contact.id ^ 3n, done));
+    }
+    const offered = new Set<string>();
+    for (const p of sim.livePeers.slice(0, 50)) {
+      const r = await_<LookupResult>(sim, (done) => p.node.findNode(resourceId(`sip:x${p.contact.address}@e.com`), done));
+      for (const c of r.candidates ?? []) offered.add(c.stun);
+    }
+    expect(offered.size).toBeGreaterThan(5);
+    expect(offered.has(victim.contact.stun!)).toBe(false);
+  });
+});

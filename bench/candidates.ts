@@ -1,0 +1,33 @@
+/**
+ * `npm run bench:candidates -- [--nodes 1000,10000] [--f 0.1,0.02,0.01] [--discoveries D] [--seed S] --json`
+ * One JSON line per (nodes, f): draft-jiang 3.3.3's question answered by simulation for Kademlia.
+ */
+import { parseArgs } from 'node:util';
+import { runCandidateExperiment } from '../src/sim/candidate-experiment.js';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '1000,10000' },
+    f: { type: 'string', default: '0.1,0.02,0.01' },
+    discoveries: { type: 'string', default: '5000' },
+    wanted: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const list = (text: string): number[] => text.split(',').map(Number);
+const nodesList = list(values.nodes);
+const fList = list(values.f);
+const numbers = [...nodesList, ...fList, Number(values.discoveries), Number(values.seed), Number(values.wanted)];
+if (numbers.some((n) => !Number.isFinite(n))) {
+  process.stderr.write('bench:candidates: every option takes numbers\n');
+  process.exit(2);
+}
+for (const nodes of nodesList) {
+  for (const f of fList) {
+    const started = performance.now();
+    const report = runCandidateExperiment({ nodes, f, discoveries: Number(values.discoveries), seed: Number(values.seed), candidatesWanted: Number(values.wanted) });
+    const wall_s = Math.round((performance.now() - started) / 100) / 10;
+    process.stdout.write(JSON.stringify({ bench: 'candidates', ...report, wall_s, conditions: { k: 20, alpha: 3, carrier: 'FIND_VALUE', candidates_wanted: Number(values.wanted), node: process.version } }) + '\n');
+  }
+}
