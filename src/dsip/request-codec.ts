@@ -11,6 +11,8 @@
  *
  * Pure functions: no sockets, no timers. The transaction layer adds Via (and so the branch).
  */
+import { MAX_CANDIDATES } from '../overlay/candidates.js';
+import { DHT_CANDIDATE_HEADER, formatCandidate, readCandidates } from './candidate-header.js';
 import { DEFAULT_CONFIG } from '../overlay/constants.js';
 import type { Contact } from '../overlay/contact.js';
 import type { NodeId } from '../overlay/id.js';
@@ -127,7 +129,9 @@ export function encodeRequest(envelope: RequestEnvelope, ctx: EncodeRequestConte
       ...(ctx.turn !== undefined ? { turn: ctx.turn } : {}),
     }),
   );
-  if (ctx.candidatesWanted !== undefined) h.append(CANDIDATES_WANTED_HEADER, String(ctx.candidatesWanted));
+  const wantedCandidates = ctx.candidatesWanted ?? envelope.candidatesWanted;
+  if (wantedCandidates !== undefined && wantedCandidates > 0) h.append(CANDIDATES_WANTED_HEADER, String(wantedCandidates));
+  for (const c of (envelope.candidates ?? []).slice(0, MAX_CANDIDATES)) h.append(DHT_CANDIDATE_HEADER, formatCandidate(c));
   h.append('Content-Length', '0');
   return { kind: 'request', method, uri: uri.value, uriRaw: `sip:${ctx.to.address}`, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
 }
@@ -278,7 +282,12 @@ export function decodeRequest(
   if (!idMatchesAddress(peer.peer.id, sourceIp, source.port)) {
     return reject(493, 'Undecipherable', `peer-ID does not match source ${addressOf(sourceIp, source.port)}`);
   }
-  const from: Contact = { id: peer.peer.id, address: addressOf(sourceIp, source.port) };
+  const from: Contact = {
+    id: peer.peer.id,
+    address: addressOf(sourceIp, source.port),
+    ...(peer.stun !== undefined ? { stun: peer.stun } : {}),
+    ...(peer.turn !== undefined ? { turn: peer.turn } : {}),
+  };
 
   const mode = readRoutingMode(req);
   if (!mode.ok) return reject(400, 'Invalid Request-Disposition', mode.error.message);
@@ -295,9 +304,18 @@ export function decodeRequest(
 
   const op = req.method === 'OPTIONS' ? ok({ request: { op: 'PING' } as OverlayRequest }) : registerOp(req, from, limits);
   if (!op.ok) return reject(op.status, op.reason, op.warning);
+  const carried = readCandidates(req, MAX_CANDIDATES);
   return {
     ok: true,
-    envelope: { from, mode: mode.value, hops, request: op.request },
+    envelope: {
+      from,
+      mode: mode.value,
+      hops,
+      request: op.request,
+      ...(peer.role === 'client' ? { role: 'client' as const } : {}),
+      ...(wanted.value !== undefined && wanted.value > 0 ? { candidatesWanted: wanted.value } : {}),
+      ...(carried.length > 0 ? { candidates: carried } : {}),
+    },
     peer,
     ...(wanted.value !== undefined ? { candidatesWanted: wanted.value } : {}),
     ...(op.expiresS !== undefined ? { expiresS: op.expiresS } : {}),

@@ -21,6 +21,8 @@ import { createResponse } from '../sip/message/response.js';
 import { serializeMessage } from '../sip/message/serialize.js';
 import { checkDhtPeerId, DHT_PEER_ID_HEADER, formatDhtPeerId, readDhtPeerId, type PeerRole } from './dht-peerid.js';
 import { formatContactBinding, formatWarning, readContactBindings, readUintHeader, readWarningText, type ContactBinding } from './headers.js';
+import { MAX_CANDIDATES } from '../overlay/candidates.js';
+import { DHT_CANDIDATE_HEADER, formatCandidate, readCandidates } from './candidate-header.js';
 import { addressOf, canonicalIp, contactOf, formatPeerUri, idMatchesAddress, parsePeerUri } from './peer-uri.js';
 import { DEFAULT_EXPIRES_S, ttlToExpiresS, type Rejection } from './request-codec.js';
 import { readTarget } from './target.js';
@@ -78,6 +80,8 @@ function dhtPeerIdLine(ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'ex
 /** Builds the SIP response to `req` (createResponse: Via, From, To+tag, Call-ID, CSeq copied). */
 export function encodeResponse(req: SipRequest, response: OverlayResponse, ctx: EncodeResponseContext): SipResponse {
   const headers: Array<[string, string]> = [dhtPeerIdLine(ctx)];
+  // Candidates go in before the peer list is cut to fit a UDP response, so the cut counts them.
+  for (const c of (response.candidates ?? []).slice(0, MAX_CANDIDATES)) headers.push([DHT_CANDIDATE_HEADER, formatCandidate(c)]);
   let status = 200;
   let peers: readonly Contact[] = [];
   let bindings: readonly Binding[] = [];
@@ -214,10 +218,16 @@ export function decodeResponse(
   if (ip === null || !idMatchesAddress(dht.value.peer.id, ip, source.port)) {
     return rejected(`${what}: answerer's peer-ID does not match its address ${source.host}:${source.port}`);
   }
-  const from: Contact = { id: dht.value.peer.id, address: addressOf(ip, source.port) };
+  const from: Contact = {
+    id: dht.value.peer.id,
+    address: addressOf(ip, source.port),
+    ...(dht.value.stun !== undefined ? { stun: dht.value.stun } : {}),
+    ...(dht.value.turn !== undefined ? { turn: dht.value.turn } : {}),
+  };
   const response = responseOf(res, request, ctx.maxContacts ?? DEFAULT_CONFIG.maxBindingsPerRecord);
   if ('ok' in response) return response;
-  return { ok: true, from, response };
+  const candidates = readCandidates(res, MAX_CANDIDATES);
+  return { ok: true, from, response: candidates.length > 0 ? { ...response, candidates } : response };
 }
 
 function responseOf(res: SipResponse, request: OverlayRequest, max: number): OverlayResponse | Failure {

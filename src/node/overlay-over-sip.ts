@@ -48,6 +48,7 @@ export class OverlayOverSip implements OverlayTransport {
         firstContact: to.id === undefined,
         cseq: this.cseq++,
         ...(envelope.role === 'client' ? { role: 'client' as const } : {}),
+        ...advertised(self),
       });
     } catch (e) {
       onResult({ ok: false, reason: 'rejected', detail: (e as Error).message });
@@ -84,11 +85,15 @@ export class OverlayOverSip implements OverlayTransport {
       txn.respond(encodeRejection(request, decoded, { overlay, self }));
       return;
     }
-    const envelope: RequestEnvelope = decoded.peer.role === 'client' ? { ...decoded.envelope, role: 'client' } : decoded.envelope;
-    core.handleRequest(envelope, (response) => {
-      txn.respond(encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol }));
+    core.handleRequest(decoded.envelope, (response) => {
+      txn.respond(encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...advertised(self) }));
     });
   }
+}
+
+/** What this node offers others, written in its DHT-PeerID (`stun=`, `turn=`; draft-jiang). */
+function advertised(self: Contact): { stun?: string; turn?: string } {
+  return { ...(self.stun ? { stun: self.stun } : {}), ...(self.turn ? { turn: self.turn } : {}) };
 }
 
 function listeningPortOf(request: SipRequest, txn: ServerTransaction): number {

@@ -308,3 +308,45 @@ describe('response checks', () => {
     );
   });
 });
+
+describe('STUN/TURN candidates on the wire (PROTOCOL.md section 5)', () => {
+  it('round-trips DHT-Candidate headers and the advertised stun=/turn= of the answerer', async () => {
+    const { parseCandidate, formatCandidate } = await import('../../src/dsip/candidate-header.js');
+    const { encodeRequest, encodeResponse, decodeRequest, decodeResponse } = await import('../../src/dsip/index.js');
+    const { parseMessage, serializeMessage } = await import('../../src/sip/message/index.js');
+    const { peerIdFromAddress } = await import('../../src/overlay/peer-id.js');
+    const asker = { id: peerIdFromAddress('127.0.0.1', 5070), address: '127.0.0.1:5070' };
+    const answerer = { id: peerIdFromAddress('127.0.0.1', 5072), address: '127.0.0.1:5072', stun: '127.0.0.1:3478' };
+    const candidates = [
+      { stun: '192.0.2.1:3478', role: 'peer' as const, priority: 1 },
+      { stun: '192.0.2.2:3478', turn: '192.0.2.2:3479', role: 'client' as const, priority: 3 },
+    ];
+    const req = encodeRequest({ from: asker, mode: 'recursive', hops: 0, request: { op: 'PING' }, candidatesWanted: 10, candidates }, { overlay: 'o', self: asker, to: { address: answerer.address } });
+    req.headers.prepend('Via', 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcand');
+    const wire = serializeMessage(req).toString();
+    expect(wire).toContain('DHT-Candidates-Wanted: 10\r\n');
+    expect(wire).toContain('DHT-Candidate: <stun:192.0.2.2:3478>;role=client;prio=3;turn="turn:192.0.2.2:3479"\r\n');
+    const parsed = parseMessage(Buffer.from(wire));
+    if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('parse');
+    const decoded = decodeRequest(parsed.message, { host: '127.0.0.1', port: 5070 }, { overlay: 'o', self: answerer });
+    if (!decoded.ok) throw new Error(decoded.reason);
+    expect(decoded.envelope.candidatesWanted).toBe(10);
+    expect(decoded.envelope.candidates).toEqual(candidates);
+    const res = encodeResponse(parsed.message, { kind: 'ok', candidates }, { overlay: 'o', self: answerer, protocol: 'udp', stun: answerer.stun });
+    const back = parseMessage(serializeMessage(res));
+    if (!back.ok || back.message.kind !== 'response') throw new Error('parse');
+    const result = decodeResponse(back.message, { op: 'PING' }, { host: '127.0.0.1', port: 5072 }, { overlay: 'o' });
+    expect(result).toMatchObject({ ok: true, from: { stun: '127.0.0.1:3478' }, response: { kind: 'ok', candidates } });
+    // The profile's own spelling of turn= is read too; junk is refused, never thrown.
+    expect(parseCandidate('<stun:192.0.2.9:3478>;role=peer;prio=1;turn=<turn:192.0.2.9:3479>')).toEqual({ stun: '192.0.2.9:3478', turn: '192.0.2.9:3479', role: 'peer', priority: 1 });
+    for (const junk of ['', '<stun:>', '<stun:host:1>', '<stun:1.2.3.4:0>', '<stun:1.2.3.4:1>;role=boss', '<stun:1.2.3.4:1>;prio=x']) expect(parseCandidate(junk)).toBeNull();
+    expect(parseCandidate(formatCandidate(candidates[1]!))).toEqual(candidates[1]);
+  });
+});
+
+describe('DHT-Candidate parser', () => {
+  it('never throws on arbitrary text (property)', async () => {
+    const { parseCandidate } = await import('../../src/dsip/candidate-header.js');
+    fc.assert(fc.property(fc.string(), (s) => { parseCandidate(s); parseCandidate(`<stun:${s}>;role=peer;prio=1`); }), { numRuns: 500 });
+  });
+});
