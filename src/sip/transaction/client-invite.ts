@@ -35,6 +35,18 @@ export class InviteClientTransaction extends ClientBase {
     this.timers.start('A', this.#interval, () => this.#timerA());
   }
 
+  /** 16.8: without onTimerC the transaction ends (onTimeout); with it the TU CANCELs and we wait 64*T1 more. */
+  #timerC(): void {
+    if (this.state !== 'proceeding') return;
+    const onTimerC = this.handlers.onTimerC;
+    if (onTimerC === undefined) return this.timeout();
+    this.ctx.countTimeout();
+    this.timers.start('C', 64 * this.ctx.timers.T1, () => {
+      if (this.state === 'proceeding') this.timeout();
+    });
+    this.ctx.guard('onTimerC', () => onTimerC.call(this.handlers));
+  }
+
   receive(response: SipResponse): void {
     const s = response.status;
     if (this.state === 'completed') {
@@ -49,7 +61,7 @@ export class InviteClientTransaction extends ClientBase {
       this.timers.cancel('A');
       this.timers.cancel('B');
       // 16.7 step 2: Timer C restarts on provisionals other than 100.
-      if (entering || s > 100) this.timers.start('C', this.ctx.timers.C, () => this.timeout());
+      if (entering || s > 100) this.timers.start('C', this.ctx.timers.C, () => this.#timerC());
       this.deliver(response);
     } else if (s < 300) {
       this.terminate();

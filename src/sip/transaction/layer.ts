@@ -130,6 +130,15 @@ export class TransactionLayer {
     this.#send(this.#withVia(ack, to, this.#newBranch('ACK')), to, onError);
   }
 
+  /**
+   * Sends a message outside any transaction, exactly as given (no Via added): what a proxy needs to
+   * forward a 2xx retransmission or a further 2xx statelessly to the next Via (16.7 step 5, 16.11).
+   * Failures go to onError (asynchronously), never thrown.
+   */
+  sendStateless(message: SipMessage, to: Endpoint, onError?: (e: Error) => void): void {
+    this.#send(message, to, onError);
+  }
+
   /** The INVITE server transaction a received CANCEL targets (9.2), if it still exists. */
   matchCancel(cancel: SipRequest): ServerTransaction | undefined {
     const key = serverKeyOf(cancel, 'INVITE');

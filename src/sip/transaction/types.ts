@@ -58,6 +58,13 @@ export interface ClientHandlers {
   onTimeout(): void;
   /** The transport could not send (17.1.4): act as on a 503. When absent, onTimeout is called instead. */
   onTransportError?(error: Error): void;
+  /**
+   * INVITE only. When set, Timer C (16.6 step 11) does not end the transaction: the layer calls this
+   * instead (16.8: the TU, a proxy, CANCELs the branch), keeps the transaction in Proceeding so the
+   * 487 that follows is absorbed and ACKed as usual (17.1.1.3), and ends it with onTimeout only if
+   * no final response arrives within 64*T1 more (the 9.1 limit for a cancelled request).
+   */
+  onTimerC?(): void;
 }
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'terminated';

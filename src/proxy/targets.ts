@@ -1,0 +1,130 @@
+/**
+ * The target set (RFC 3261 16.5) and each target's next hop (16.6 step 7), for a request already
+ * through 16.4 preprocessing:
+ *   - a Route value remains: the request is only passing through us (loose routing); the
+ *     Request-URI is the one target, unchanged, and the next hop is the first Route value;
+ *   - the Request-URI host is an IP address that is not ours: not a domain we are responsible for,
+ *     so the Request-URI is the one target (16.5), sent where it names (in-dialog requests to a
+ *     Contact, mostly);
+ *   - otherwise the resolver (location service, overlay, RFC 3263) gives the targets.
+ * Resolver answers are checked, bounded in time, and limited to the best `maxBranches` by q.
+ */
+import type { Clock } from '../common/clock.js';
+import { parseUri, type SipRequest, type Uri } from '../sip/message/index.js';
+import type { Endpoint, Logger } from '../sip/transport/index.js';
+import { buildBranchRequest } from './forward-request.js';
+import type { BranchPlan } from './context.js';
+import { firstRoute, numericEndpoint } from './route.js';
+import type { SelfAddresses } from './self.js';
+import { resolveHop } from './stateless.js';
+import type { ResolveFailure, TargetResolver } from './types.js';
+
+interface ResolvedTarget {
+  readonly uri: Uri;
+  /** Undefined: the next hop comes from the Route set. */
+  readonly destination: Endpoint | undefined;
+  readonly q: number;
+}
+
+export type { ResolvedTarget };
+
+export interface TargetDeps {
+  readonly resolver: TargetResolver;
+  readonly self: SelfAddresses;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly resolveTimeoutMs: number;
+  readonly maxBranches: number;
+}
+
+const TIMED_OUT: ResolveFailure = { status: 503, reason: 'Service Unavailable', retryAfterS: 5 };
+const RESOLVER_BROKE: ResolveFailure = { status: 500, reason: 'Server Internal Error' };
+
+/** 16.5: the targets of `pre`, or the failure to answer with. */
+export async function findTargets(pre: SipRequest, deps: TargetDeps): Promise<ResolvedTarget[] | ResolveFailure> {
+  if (firstRoute(pre) !== undefined) return [{ uri: pre.uri, destination: undefined, q: 1 }];
+  const direct = numericEndpoint(pre.uri);
+  if (direct !== undefined && !deps.self.isSelfUri(pre.uri)) return [{ uri: pre.uri, destination: direct, q: 1 }];
+  const found = await resolveBounded(pre, deps);
+  if (!Array.isArray(found)) return found;
+  const out: ResolvedTarget[] = [];
+  for (const t of found) {
+    const uri = parseUri(t.uri);
+    if (!uri.ok) {
+      deps.log.warn({ uri: t.uri }, 'resolver gave an unparseable target URI: skipped');
+      continue;
+    }
+    out.push({ uri: uri.value, destination: t.destination, q: typeof t.q === 'number' && Number.isFinite(t.q) ? t.q : 1 });
+  }
+  // A stable sort keeps the resolver's order among equal q.
+  return out.sort((a, b) => b.q - a.q).slice(0, deps.maxBranches);
+}
+
+function isFailure(x: unknown): x is ResolveFailure {
+  if (typeof x !== 'object' || x === null) return false;
+  const s = (x as { status?: unknown }).status;
+  return typeof s === 'number' && Number.isInteger(s) && s >= 300 && s <= 699;
+}
+
+/** The resolver's answer, a 503 when it takes too long, a 500 when it throws or answers nonsense. */
+type ResolverAnswer = Awaited<ReturnType<TargetResolver['resolve']>>;
+
+function resolveBounded(pre: SipRequest, deps: TargetDeps): Promise<ResolverAnswer> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (v: ResolverAnswer) => {
+      if (settled) return;
+      settled = true;
+      timer.cancel();
+      resolve(v);
+    };
+    const timer = deps.clock.setTimer(deps.resolveTimeoutMs, () => {
+      deps.log.warn({ uri: pre.uriRaw }, 'resolver timed out');
+      finish(TIMED_OUT);
+    });
+    let p: Promise<unknown>;
+    try {
+      p = deps.resolver.resolve(pre);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (v) => finish(Array.isArray(v) ? (v as ResolverAnswer) : isFailure(v) ? v : RESOLVER_BROKE),
+      (e: unknown) => {
+        deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'resolver failed');
+        finish(RESOLVER_BROKE);
+      },
+    );
+  });
+}
+
+/**
+ * 16.6 for every target: the branch request and its next hop. Targets whose next hop cannot be
+ * found (a Route host name without resolver help, a transport we lack) are left out.
+ */
+export async function planBranches(
+  pre: SipRequest,
+  targets: readonly ResolvedTarget[],
+  recordRoute: string | undefined,
+  deps: TargetDeps,
+): Promise<BranchPlan[]> {
+  const plans: BranchPlan[] = [];
+  for (const t of targets) {
+    const built = buildBranchRequest(pre, t.uri, recordRoute);
+    let destination: Endpoint | undefined = t.destination;
+    if (built.hop !== undefined) {
+      try {
+        destination = await resolveHop(built.hop, deps.resolver);
+      } catch (e) {
+        deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'next-hop resolution failed');
+        destination = undefined;
+      }
+    }
+    if (destination === undefined) {
+      deps.log.debug({ uri: pre.uriRaw }, 'no next hop for target: skipped');
+      continue;
+    }
+    plans.push({ request: built.request, destination });
+  }
+  return plans;
+}

@@ -1,0 +1,42 @@
+/**
+ * Via handling for responses a proxy forwards: removing its own topmost Via (16.7 step 3) and
+ * finding where the next Via says the response goes (18.2.2 with RFC 3581 rport), for responses
+ * forwarded outside a server transaction (16.7 step 5 2xx after the transaction ended, 16.11).
+ */
+import { SipHeaders, hostForSocket, parseVia, serializeVia, viaReceived, viaRport, type SipResponse, type Via } from '../sip/message/index.js';
+import type { Endpoint } from '../sip/transport/index.js';
+
+/**
+ * A copy of `response` without its topmost Via value (only that value: a Via line holding several
+ * comma-separated values keeps the others). Undefined when there is no readable Via.
+ */
+export function stripTopVia(response: SipResponse): { response: SipResponse; removed: Via } | undefined {
+  const fields = response.headers.entries();
+  const idx = fields.findIndex((f) => f.key === 'via');
+  const line = fields[idx];
+  if (line === undefined) return undefined;
+  const parsed = parseVia(line.value);
+  if (!parsed.ok) return undefined;
+  const [removed, ...rest] = parsed.value;
+  if (removed === undefined) return undefined;
+  const headers = new SipHeaders();
+  fields.forEach((f, i) => {
+    if (i !== idx) headers.append(f.name, f.value);
+    else if (rest.length > 0) headers.append(f.name, rest.map(serializeVia).join(', '));
+  });
+  return { response: { ...response, headers }, removed };
+}
+
+/**
+ * Where a response goes according to a Via value (RFC 3261 18.2.2, RFC 3581 section 4): the received
+ * address if present, else the sent-by host; the rport if it has a value, else the sent-by port
+ * (default 5060). Transports other than UDP and TCP are not ours to use: undefined.
+ */
+export function viaDestination(via: Via): Endpoint | undefined {
+  const t = via.transport.toLowerCase();
+  if (t !== 'udp' && t !== 'tcp') return undefined;
+  const host = viaReceived(via) ?? hostForSocket(via.host);
+  const rport = viaRport(via);
+  const port = typeof rport === 'number' ? rport : (via.port ?? 5060);
+  return { protocol: t, host: hostForSocket(host), port };
+}
