@@ -33,6 +33,12 @@ export interface NodeConfig {
    * use the same value; 20 (PROTOCOL.md section 3) unless a small test overlay needs fewer replicas.
    */
   k: number;
+  /** DNS servers for RFC 3263 resolution of non-overlay domains (IP or IP:PORT); empty: the system's. */
+  dns: string[];
+  /** Users file for digest authentication of phones (lines user:password or user:realm:HA1); null: none. */
+  usersFile: string | null;
+  /** Digest realm; default the first overlay domain, else the listen IP. */
+  realm: string | null;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -45,6 +51,9 @@ export const DEFAULT_CONFIG: NodeConfig = {
   logLevel: 'info',
   shutdownGraceS: 10,
   k: 20,
+  dns: [],
+  usersFile: null,
+  realm: null,
 };
 
 /** The raw, unchecked form every source provides: strings as typed by a human, or JSON values. */
@@ -58,6 +67,9 @@ export interface ConfigInput {
   logLevel?: string;
   shutdownGraceS?: string | number;
   k?: string | number;
+  dns?: string | string[];
+  usersFile?: string;
+  realm?: string;
 }
 
 export class ConfigError extends Error {}
@@ -72,6 +84,9 @@ const ENV: Record<keyof ConfigInput, string> = {
   logLevel: 'KADSIP_LOG_LEVEL',
   shutdownGraceS: 'KADSIP_SHUTDOWN_GRACE_S',
   k: 'KADSIP_K',
+  dns: 'KADSIP_DNS',
+  usersFile: 'KADSIP_USERS_FILE',
+  realm: 'KADSIP_REALM',
 };
 
 export const ENVIRONMENT_VARIABLES = ENV;
@@ -150,6 +165,17 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     const k = Number(merged.k);
     if (!Number.isInteger(k) || k < 1 || k > 64) throw new ConfigError(`k: "${merged.k}" is not an integer 1-64`);
     config.k = k;
+  }
+  if (merged.dns !== undefined) {
+    config.dns = toList(merged.dns).map((d) => {
+      const hp = parseHostPort(d, 'dns', 53);
+      return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+    });
+  }
+  if (merged.usersFile !== undefined) config.usersFile = merged.usersFile;
+  if (merged.realm !== undefined) {
+    if (!/^[^"\\\r\n]{1,128}$/.test(merged.realm)) throw new ConfigError(`realm: "${merged.realm}" must be 1-128 characters without quotes`);
+    config.realm = merged.realm;
   }
   return config;
 }

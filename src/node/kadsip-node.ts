@@ -14,13 +14,17 @@ import { idToHex } from '../overlay/id.js';
 import { OverlayNode, type OverlayEvent } from '../overlay/node.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
 import { SeededRandom } from '../overlay/random.js';
-import { getCallId } from '../sip/message/index.js';
+import { randomBytes } from 'node:crypto';
+import { StatefulProxy } from '../proxy/index.js';
+import { DigestAuthenticator, loadUsersFile, Registrar } from '../registrar/index.js';
+import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
 import { TransactionLayer } from '../sip/transaction/index.js';
 import { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
 import { startHttpStatus } from './http-status.js';
+import { LocationService } from './location-service.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
-import { serveUserAgentRequest } from './user-agent-side.js';
+import { Registrations } from './registrations.js';
 
 export interface KadsipNodeOptions {
   config: NodeConfig;
@@ -29,9 +33,16 @@ export interface KadsipNodeOptions {
   overlay?: Partial<OverlayConfig>;
 }
 
+/** How often lapsed phone registrations are swept (and leave the overlay). */
+const REGISTRATION_SWEEP_MS = 1000;
+
 export class KadsipNode {
   readonly self: Contact;
   readonly overlay: OverlayNode;
+  readonly registrar: Registrar;
+  readonly proxy: StatefulProxy;
+  readonly registrations: Registrations;
+  private readonly sweepTimer: NodeJS.Timeout;
   private httpClose?: () => Promise<void>;
   private closed = false;
   readonly metrics = new Registry();
@@ -43,6 +54,7 @@ export class KadsipNode {
     readonly transport: SipTransport,
     readonly transactions: TransactionLayer,
     overlayConfig: Partial<OverlayConfig> | undefined,
+    auth: DigestAuthenticator | undefined,
   ) {
     const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
     this.self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
@@ -61,14 +73,42 @@ export class KadsipNode {
       config: { k: config.k, maxShortlist: 3 * config.k, ...overlayConfig },
       onEvent: (event) => this.logOverlayEvent(event),
     });
+    // The node's own IP addresses count as an overlay domain: a phone that was given only the
+    // node's address registers alice@IP and is reached as alice@IP from any node of the overlay.
+    const ownHosts = new Set([local.host.toLowerCase(), ...config.domains]);
+    const isOverlayHost = (host: string): boolean => ownHosts.has(host.replace(/^\[|\]$/g, '').toLowerCase());
+    this.registrar = new Registrar({ domains: isOverlayHost, ...(auth ? { auth } : {}) });
+    const location = new LocationService({
+      registrar: this.registrar,
+      overlay: this.overlay,
+      isOverlayHost,
+      self: { host: local.host, port: local.port },
+      dns: new Rfc3263Resolver({
+        dns: new NodeDnsClient(config.dns.length > 0 ? { servers: config.dns } : {}),
+        supportedTransports: config.transports,
+      }),
+      clock: realClock,
+      peerProtocol: config.transports.includes('udp') ? 'udp' : 'tcp',
+    });
+    this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
+    this.proxy = new StatefulProxy({
+      transactions,
+      self: config.transports.map((protocol) => ({ host: local.host, port: local.port, protocol })),
+      resolver: location,
+      supportedExtensions: ['dht'],
+      logger: log.child({ component: 'proxy' }),
+    });
     transactions.onRequest((request, txn) => {
       if (this.closed) return;
       if (isPeerRequest(request)) peerLink.serve(request, txn, this.overlay);
-      else serveUserAgentRequest(request, txn, log.child({ component: 'sip' }));
+      else if (request.method === 'REGISTER') this.registrations.handle(request, txn);
+      else this.proxy.handleRequest(request, txn);
     });
-    transactions.onStray((message) => {
-      log.debug({ callId: safe(() => getCallId(message)) }, 'stray message dropped');
+    transactions.onStray((message, source) => {
+      if (!this.closed) this.proxy.handleStray(message, source);
     });
+    this.sweepTimer = setInterval(() => this.registrations.tick(), REGISTRATION_SWEEP_MS);
+    this.sweepTimer.unref();
     this.registerMetrics();
   }
 
@@ -88,7 +128,16 @@ export class KadsipNode {
       logger: logger.child({ component: 'transaction' }),
     });
     transport.onMessage(transactions.receive);
-    const node = new KadsipNode(config, logger, transport, transactions, options.overlay);
+    let auth: DigestAuthenticator | undefined;
+    if (config.usersFile) {
+      const users = await loadUsersFile(config.usersFile).catch(async (e: Error) => {
+        await transport.close();
+        throw e;
+      });
+      const realm = config.realm ?? config.domains[0] ?? config.listen.host;
+      auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32) });
+    }
+    const node = new KadsipNode(config, logger, transport, transactions, options.overlay, auth);
     if (config.http) {
       const http = await startHttpStatus(config.http, {
         healthy: () => node.overlay.state === 'joined',
@@ -120,6 +169,8 @@ export class KadsipNode {
       contactsPerBucket: rt.bucketSizes(),
       recordsHeld: this.overlay.store.size,
       recordsPublished: this.overlay.publishedKeys().length,
+      registeredAors: [...this.registrar.aors()].length,
+      proxy: this.proxy.stats,
       rpc: this.overlay.stats,
       transport: this.transport.stats,
       transactions: this.transactions.stats,
@@ -140,6 +191,8 @@ export class KadsipNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.proxy.close();
     this.overlay.stop();
     this.transactions.close();
     await this.transport.close();
@@ -182,10 +235,3 @@ export class KadsipNode {
   }
 }
 
-function safe<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
-}

@@ -10,7 +10,7 @@
  * Resolver answers are checked, bounded in time, and limited to the best `maxBranches` by q.
  */
 import type { Clock } from '../common/clock.js';
-import { parseUri, type SipRequest, type Uri } from '../sip/message/index.js';
+import { parseNameAddr, parseUri, tagOf, type SipRequest, type Uri } from '../sip/message/index.js';
 import type { Endpoint, Logger } from '../sip/transport/index.js';
 import { buildBranchRequest } from './forward-request.js';
 import type { BranchPlan } from './context.js';
@@ -44,7 +44,9 @@ const RESOLVER_BROKE: ResolveFailure = { status: 500, reason: 'Server Internal E
 export async function findTargets(pre: SipRequest, deps: TargetDeps): Promise<ResolvedTarget[] | ResolveFailure> {
   if (firstRoute(pre) !== undefined) return [{ uri: pre.uri, destination: undefined, q: 1 }];
   const direct = numericEndpoint(pre.uri);
-  if (direct !== undefined && !deps.self.isSelfUri(pre.uri)) return [{ uri: pre.uri, destination: direct, q: 1 }];
+  // In a dialog the Request-URI is the remote target itself (RFC 3261 12.2.1.1): never looked up.
+  const lookUp = !inDialog(pre) && deps.resolver.isResponsibleFor?.(pre.uri) === true;
+  if (direct !== undefined && !deps.self.isSelfUri(pre.uri) && !lookUp) return [{ uri: pre.uri, destination: direct, q: 1 }];
   const found = await resolveBounded(pre, deps);
   if (!Array.isArray(found)) return found;
   const out: ResolvedTarget[] = [];
@@ -58,6 +60,11 @@ export async function findTargets(pre: SipRequest, deps: TargetDeps): Promise<Re
   }
   // A stable sort keeps the resolver's order among equal q.
   return out.sort((a, b) => b.q - a.q).slice(0, deps.maxBranches);
+}
+
+function inDialog(request: SipRequest): boolean {
+  const to = parseNameAddr(request.headers.get('to') ?? '');
+  return to.ok && tagOf(to.value) !== undefined;
 }
 
 function isFailure(x: unknown): x is ResolveFailure {

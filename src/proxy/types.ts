@@ -3,7 +3,7 @@
  * finds targets (location service, overlay lookup, RFC 3263), and how it is configured.
  */
 import type { Clock } from '../common/clock.js';
-import type { SipRequest, SipUri } from '../sip/message/index.js';
+import type { SipRequest, SipUri, Uri } from '../sip/message/index.js';
 import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { Endpoint, Logger, Protocol } from '../sip/transport/index.js';
 
@@ -38,6 +38,12 @@ export interface TargetResolver {
    * Request-URI with a domain). Without it such hops fail with 503 (numeric hosts need no help).
    */
   resolveNextHop?(uri: SipUri): Promise<Endpoint | undefined>;
+  /**
+   * Optional: does this Request-URI name something the resolver serves although its host:port is
+   * not this proxy? (kadsip: `sip:bob@IP:PORT` where IP hosts an overlay, or another peer's port.)
+   * An out-of-dialog request for such a URI goes to the resolver instead of straight to IP:PORT.
+   */
+  isResponsibleFor?(uri: Uri): boolean;
 }
 
 /** One address this proxy answers on. Port is the number in our Via and Record-Route. */

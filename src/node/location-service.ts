@@ -1,0 +1,125 @@
+/**
+ * Where a request from a phone goes (PROTOCOL.md section 4, RFC 3261 16.5): the proxy core asks,
+ * this answers.
+ * - A Request-URI in an overlay domain (or at one of this node's own IP addresses, which kadsip
+ *   treats as an overlay domain too, see docs/ARCHITECTURE.md) is looked up in the local
+ *   registrar first (the callee's phone is registered here), then in the overlay by FIND_VALUE,
+ *   with a short positive and negative cache. A hit in the overlay names the callee's own peer,
+ *   and the request goes there with its Request-URI unchanged; that peer finds the phone.
+ * - Any other domain goes through RFC 3263 (NAPTR, SRV, A/AAAA).
+ * Nothing found: 404. The overlay not answering: 480 with Retry-After, within seconds, never a hang.
+ */
+import type { Clock } from '../common/clock.js';
+import { splitAddress } from '../dsip/index.js';
+import type { LookupResult } from '../overlay/lookup.js';
+import type { OverlayNode } from '../overlay/node.js';
+import { resourceId } from '../overlay/peer-id.js';
+import type { ResolveFailure, Target, TargetResolver } from '../proxy/index.js';
+import type { Binding, Registrar } from '../registrar/index.js';
+import { DnsError, Rfc3263Error, type Rfc3263Resolver } from '../resolve/index.js';
+import { canonicalAor, parseUri, serializeUri, type SipRequest, type SipUri, type Uri } from '../sip/message/index.js';
+import type { Endpoint, Protocol } from '../sip/transport/index.js';
+
+export interface LocationServiceOptions {
+  registrar: Registrar;
+  overlay: OverlayNode;
+  /** Is this host an overlay domain (or one of our own addresses)? Lower-case host. */
+  isOverlayHost: (host: string) => boolean;
+  /** This node's own address, so a stale overlay record pointing back here is not followed. */
+  self: { host: string; port: number };
+  dns: Rfc3263Resolver;
+  clock: Clock;
+  /** Transport used towards other peers. */
+  peerProtocol: Protocol;
+  positiveCacheMs?: number;
+  negativeCacheMs?: number;
+}
+
+const UNAVAILABLE: ResolveFailure = { status: 480, reason: 'Temporarily Unavailable', retryAfterS: 5 };
+const CACHE_MAX = 10_000;
+
+export class LocationService implements TargetResolver {
+  private readonly cache = new Map<string, { expiresAt: number; targets: Endpoint[] }>();
+
+  constructor(private readonly options: LocationServiceOptions) {}
+
+  /** `sip:user@IP:PORT` at an overlay host is an AoR of the overlay, whatever the port. */
+  isResponsibleFor(uri: Uri): boolean {
+    return uri.kind === 'sip' && uri.user !== null && this.options.isOverlayHost(uri.host.toLowerCase());
+  }
+
+  async resolve(request: SipRequest): Promise<Target[] | ResolveFailure> {
+    const uri = request.uri;
+    if (uri.kind !== 'sip') return { status: 416, reason: 'Unsupported URI Scheme' };
+    if (!this.options.isOverlayHost(uri.host.toLowerCase())) return this.resolveByDns(uri);
+    const aor = canonicalAor(uri);
+    const local = this.options.registrar.lookup(aor, this.options.clock.now());
+    if (local.length > 0) return local.map(targetOfBinding);
+    const peers = await this.findInOverlay(aor);
+    if (peers === 'unreachable') return UNAVAILABLE;
+    const text = serializeUri(uri);
+    return peers.map((destination) => ({ uri: text, destination }));
+  }
+
+  /** The peers holding registrations for `aor`, from cache or FIND_VALUE; [] when nobody has it. */
+  private async findInOverlay(aor: string): Promise<Endpoint[] | 'unreachable'> {
+    const now = this.options.clock.now();
+    const cached = this.cache.get(aor);
+    if (cached && cached.expiresAt > now) return cached.targets;
+    const result = await new Promise<LookupResult>((resolve) => this.options.overlay.findValue(resourceId(aor), resolve));
+    // Nobody answered at all: the overlay is out of reach, not the user unknown.
+    if (result.bindings.length === 0 && result.closest.length === 0 && this.options.overlay.routingTable.size > 0) return 'unreachable';
+    const targets: Endpoint[] = [];
+    for (const b of result.bindings) {
+      const peer = peerOfBinding(b.value);
+      if (!peer || (peer.host === this.options.self.host && peer.port === this.options.self.port)) continue;
+      targets.push({ protocol: this.options.peerProtocol, host: peer.host, port: peer.port });
+    }
+    const ttl = targets.length > 0 ? (this.options.positiveCacheMs ?? 5000) : (this.options.negativeCacheMs ?? 2000);
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(aor, { expiresAt: now + ttl, targets });
+    return targets;
+  }
+
+  /** Forgets what the cache says about an AoR (its registration here changed). */
+  invalidate(aor: string): void {
+    this.cache.delete(aor);
+  }
+
+  private async resolveByDns(uri: SipUri): Promise<Target[] | ResolveFailure> {
+    try {
+      const targets = await this.options.dns.resolve(uri);
+      const text = serializeUri(uri);
+      return targets.map((t) => ({ uri: text, destination: { protocol: t.protocol, host: t.host, port: t.port } }));
+    } catch (e) {
+      if (e instanceof Rfc3263Error) {
+        return e.code === 'unsupported-scheme' ? { status: 416, reason: 'Unsupported URI Scheme' } : { status: 503, reason: 'Service Unavailable', retryAfterS: 30 };
+      }
+      if (e instanceof DnsError) return { status: 503, reason: 'Service Unavailable', retryAfterS: 5 };
+      throw e;
+    }
+  }
+}
+
+/**
+ * A registered phone: to its Contact when that is where the REGISTER came from; to the source
+ * address otherwise, since a Contact naming another address is usually a phone behind NAT that
+ * only the flow it registered over reaches (RFC 3581; the idea of RFC 5626).
+ */
+function targetOfBinding(binding: Binding): Target {
+  const contact = binding.contactUri;
+  const source = binding.source;
+  let destination: Endpoint = source;
+  if (contact.kind === 'sip' && source.protocol === 'udp' && contact.host === source.host && (contact.port ?? 5060) === source.port) {
+    destination = { protocol: 'udp', host: contact.host, port: contact.port ?? 5060 };
+  }
+  return { uri: binding.contact, destination, q: binding.q };
+}
+
+/** `sip:user@IP:PORT` as stored by a peer for its registered phones (PROTOCOL.md section 4). */
+function peerOfBinding(value: string): { host: string; port: number } | null {
+  const uri = parseUri(value);
+  if (!uri.ok || uri.value.kind !== 'sip') return null;
+  const hostPort = uri.value.port === null ? `${uri.value.host}:5060` : `${uri.value.host}:${uri.value.port}`;
+  return splitAddress(hostPort);
+}

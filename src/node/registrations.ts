@@ -1,0 +1,98 @@
+/**
+ * Phones' registrations and their shadow in the overlay (PROTOCOL.md section 4): the registrar
+ * keeps the bindings here; when an AoR gains its first binding this node STOREs
+ * `AoR -> sip:user@THIS_NODE` in the overlay, keeps it fresh while the phone refreshes, and
+ * REMOVEs it when the last binding goes (unregister or expiry).
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../common/clock.js';
+import { hour, minute } from '../overlay/constants.js';
+import type { OverlayNode } from '../overlay/node.js';
+import { resourceId } from '../overlay/peer-id.js';
+import { aorBecameReachable, aorBecameUnreachable, type BindingChange, type Registrar } from '../registrar/index.js';
+import { getCallId, type SipRequest } from '../sip/message/index.js';
+import type { ServerTransaction } from '../sip/transaction/index.js';
+
+/** Lifetime of the overlay record; renewed on a phone's refresh once half of it has gone. */
+const PUBLICATION_TTL_MS = hour;
+const RENEW_AFTER_MS = 30 * minute;
+
+export class Registrations {
+  private readonly publishedAt = new Map<string, number>();
+
+  constructor(
+    private readonly registrar: Registrar,
+    private readonly overlay: OverlayNode,
+    /** This node's address, IP:PORT, written into the overlay records. */
+    private readonly selfAddress: string,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly onChange: (aor: string) => void,
+  ) {}
+
+  handle(request: SipRequest, txn: ServerTransaction): void {
+    const result = this.registrar.handle(request, txn.source, this.clock.now());
+    txn.respond(result.response);
+    if (result.response.status >= 300) {
+      this.log.info({ callId: safeCallId(request), status: result.response.status, aor: result.aor }, 'REGISTER refused');
+    }
+    this.apply(result.changes);
+  }
+
+  /** Called every second or so: bindings that lapsed leave the overlay too. */
+  tick(): void {
+    this.apply(this.registrar.expire(this.clock.now()));
+  }
+
+  /** The overlay record this node stores for an AoR it serves. */
+  recordValue(aor: string): string {
+    return `sip:${escapeUser(userOf(aor))}@${this.selfAddress}`;
+  }
+
+  private apply(changes: readonly BindingChange[]): void {
+    if (changes.length === 0) return;
+    const now = this.clock.now();
+    const gone = new Set(aorBecameUnreachable(changes));
+    const renew = new Set(aorBecameReachable(changes));
+    for (const change of changes) {
+      this.onChange(change.aor);
+      if ((change.kind === 'added' || change.kind === 'refreshed') && !gone.has(change.aor)) {
+        const at = this.publishedAt.get(change.aor);
+        if (at === undefined || now - at >= RENEW_AFTER_MS) renew.add(change.aor);
+      }
+    }
+    for (const aor of renew) {
+      this.publishedAt.set(aor, now);
+      this.overlay.publish(resourceId(aor), [{ value: this.recordValue(aor), ttlMs: PUBLICATION_TTL_MS }], (r) => {
+        this.log.info({ aor, storedAt: r.storedAt }, 'registration published in the overlay');
+      });
+    }
+    for (const aor of gone) {
+      this.publishedAt.delete(aor);
+      this.overlay.unpublish(resourceId(aor), [this.recordValue(aor)], (removedAt) => {
+        this.log.info({ aor, removedAt }, 'registration removed from the overlay');
+      });
+    }
+  }
+}
+
+function userOf(aor: string): string {
+  const colon = aor.indexOf(':');
+  const at = aor.lastIndexOf('@');
+  return at > colon ? aor.slice(colon + 1, at) : '';
+}
+
+/** Percent-encodes what RFC 3261's `user` rule does not allow, so the record is a valid URI. */
+function escapeUser(user: string): string {
+  return user.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+function safeCallId(request: SipRequest): string | undefined {
+  try {
+    return getCallId(request);
+  } catch {
+    return undefined;
+  }
+}
