@@ -45,7 +45,8 @@ export interface Query {
 
 export class Lookup {
   private readonly shortlist: Entry[] = [];
-  private readonly seen = new Set<NodeId>();
+  /** Addresses already in the shortlist (string keys hash far faster than bigint ones). */
+  private readonly seen = new Set<string>();
   private inflight = 0;
   private rpcs = 0;
   private failures = 0;
@@ -60,14 +61,13 @@ export class Lookup {
     private readonly alpha: number,
     private readonly maxShortlist: number,
   ) {
-    this.seen.add(selfId);
   }
 
   /** Adds contacts to ask; `round` is the wave they will be asked in. */
   add(contacts: readonly Contact[], round: number): void {
     for (const contact of contacts) {
-      if (this.seen.has(contact.id)) continue;
-      this.seen.add(contact.id);
+      if (contact.id === this.selfId || this.seen.has(contact.address)) continue;
+      this.seen.add(contact.address);
       const entry: Entry = { contact, distance: contact.id ^ this.target, state: 'new', round };
       // Binary insertion keeps the shortlist sorted by distance.
       let lo = 0;

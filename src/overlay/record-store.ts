@@ -34,7 +34,9 @@ export class RecordStore {
   /** Adds or refreshes bindings. All-or-nothing: a binding that breaks a bound refuses the whole put. */
   put(key: NodeId, bindings: readonly Binding[], now: number): PutResult {
     for (const b of bindings) {
-      if (b.value.length === 0 || utf8.encode(b.value).length > this.limits.maxValueBytes) {
+      // A UTF-16 unit is at most 3 UTF-8 bytes: only long values need encoding to be measured.
+      const tooLong = b.value.length * 3 > this.limits.maxValueBytes && utf8.encode(b.value).length > this.limits.maxValueBytes;
+      if (b.value.length === 0 || tooLong) {
         return { ok: false, reason: 'value-too-large' };
       }
       if (!(b.ttlMs > 0) || !Number.isFinite(b.ttlMs)) return { ok: false, reason: 'bad-request' };
