@@ -40,6 +40,8 @@ const CACHE_MAX = 10_000;
 
 export class LocationService implements TargetResolver {
   private readonly cache = new Map<string, { expiresAt: number; targets: Endpoint[] }>();
+  /** Once this node has known peers, an empty answer means the overlay is out of reach, not empty. */
+  private sawPeers = false;
 
   constructor(private readonly options: LocationServiceOptions) {}
 
@@ -66,9 +68,12 @@ export class LocationService implements TargetResolver {
     const now = this.options.clock.now();
     const cached = this.cache.get(aor);
     if (cached && cached.expiresAt > now) return cached.targets;
+    if (this.options.overlay.routingTable.size > 0) this.sawPeers = true;
     const result = await new Promise<LookupResult>((resolve) => this.options.overlay.findValue(resourceId(aor), resolve));
-    // Nobody answered at all: the overlay is out of reach, not the user unknown.
-    if (result.bindings.length === 0 && result.closest.length === 0 && this.options.overlay.routingTable.size > 0) return 'unreachable';
+    // Nobody answered at all: the overlay is out of reach, not the user unknown (also after the
+    // dead peers have been dropped from the table). A node that never had a peer is an overlay
+    // of one, and there an unknown user is simply unknown.
+    if (result.bindings.length === 0 && result.closest.length === 0 && this.sawPeers) return 'unreachable';
     const targets: Endpoint[] = [];
     for (const b of result.bindings) {
       const peer = peerOfBinding(b.value);
