@@ -27,6 +27,11 @@ program
   .option('--http <ip:port>', 'serve /status, /healthz and /metrics there')
   .option('--config <file>', 'JSON config file')
   .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(new Option('--role <role>', 'peer (routes and stores for others) or client (only uses the overlay)').choices(['peer', 'client']))
+  .option('--stun <ip:port>', 'run a STUN server there and advertise it to the overlay (stun=)')
+  .option('--turn <ip:port>', 'advertise a TURN server running beside the node (turn=)')
+  .option('--candidates-wanted <n>', 'STUN/TURN candidates to ask for (default 10 behind NAT, else 0)')
+  .option('--public <ip:port>', 'address others reach this node at (default: detected with STUN)')
   .action(async (options) => {
     process.exitCode = await runStart(options);
   });

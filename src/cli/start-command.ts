@@ -15,6 +15,11 @@ export interface StartFlags {
   http?: string;
   config?: string;
   logLevel?: string;
+  role?: string;
+  stun?: string;
+  turn?: string;
+  candidatesWanted?: string;
+  public?: string;
 }
 
 export async function runStart(flags: StartFlags): Promise<number> {
@@ -29,6 +34,11 @@ export async function runStart(flags: StartFlags): Promise<number> {
       domain: flags.domain,
       http: flags.http,
       logLevel: flags.logLevel,
+      role: flags.role,
+      stun: flags.stun,
+      turn: flags.turn,
+      candidatesWanted: flags.candidatesWanted,
+      public: flags.public,
     });
   } catch (e) {
     if (e instanceof ConfigError) {

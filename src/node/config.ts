@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { MAX_CANDIDATES } from '../overlay/candidates.js';
 
 export type Protocol = 'udp' | 'tcp';
 
@@ -39,6 +40,16 @@ export interface NodeConfig {
   usersFile: string | null;
   /** Digest realm; default the first overlay domain, else the listen IP. */
   realm: string | null;
+  /** `client`: attaches to a peer and uses the overlay, but routes and stores nothing for others. */
+  role: 'peer' | 'client';
+  /** Run a STUN server here and advertise it (`stun=` in DHT-PeerID, draft-jiang); null: none. */
+  stun: HostPort | null;
+  /** A TURN server running beside the node (coturn, say), advertised as `turn=`; null: none. */
+  turn: HostPort | null;
+  /** STUN/TURN candidates to ask for (DHT-Candidates-Wanted); null: 10 behind NAT, else 0. */
+  candidatesWanted: number | null;
+  /** The address others reach this node at (skips NAT detection); null: detect with STUN. */
+  public: HostPort | null;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -54,6 +65,11 @@ export const DEFAULT_CONFIG: NodeConfig = {
   dns: [],
   usersFile: null,
   realm: null,
+  role: 'peer',
+  stun: null,
+  turn: null,
+  candidatesWanted: null,
+  public: null,
 };
 
 /** The raw, unchecked form every source provides: strings as typed by a human, or JSON values. */
@@ -70,6 +86,11 @@ export interface ConfigInput {
   dns?: string | string[];
   usersFile?: string;
   realm?: string;
+  role?: string;
+  stun?: string;
+  turn?: string;
+  candidatesWanted?: string | number;
+  public?: string;
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +108,11 @@ const ENV: Record<keyof ConfigInput, string> = {
   dns: 'KADSIP_DNS',
   usersFile: 'KADSIP_USERS_FILE',
   realm: 'KADSIP_REALM',
+  role: 'KADSIP_ROLE',
+  stun: 'KADSIP_STUN',
+  turn: 'KADSIP_TURN',
+  candidatesWanted: 'KADSIP_CANDIDATES_WANTED',
+  public: 'KADSIP_PUBLIC',
 };
 
 export const ENVIRONMENT_VARIABLES = ENV;
@@ -177,6 +203,20 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     if (!/^[^"\\\r\n]{1,128}$/.test(merged.realm)) throw new ConfigError(`realm: "${merged.realm}" must be 1-128 characters without quotes`);
     config.realm = merged.realm;
   }
+  if (merged.role !== undefined) {
+    if (merged.role !== 'peer' && merged.role !== 'client') throw new ConfigError(`role: "${merged.role}" is not peer or client`);
+    config.role = merged.role;
+  }
+  if (merged.stun !== undefined) config.stun = merged.stun === 'off' ? null : parseHostPort(merged.stun, 'stun', 3478);
+  if (merged.turn !== undefined) config.turn = merged.turn === 'off' ? null : parseHostPort(merged.turn, 'turn', 3478);
+  if (merged.candidatesWanted !== undefined) {
+    const n = Number(merged.candidatesWanted);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_CANDIDATES) {
+      throw new ConfigError(`candidatesWanted: "${merged.candidatesWanted}" is not an integer 0-${MAX_CANDIDATES}`);
+    }
+    config.candidatesWanted = n;
+  }
+  if (merged.public !== undefined) config.public = merged.public === 'off' ? null : parseHostPort(merged.public, 'public', config.listen.port);
   return config;
 }
 

@@ -15,6 +15,9 @@ import { OverlayNode, type OverlayEvent } from '../overlay/node.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
 import { SeededRandom } from '../overlay/random.js';
 import { randomBytes } from 'node:crypto';
+import { chooseCandidate, DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
+import { StunServer, stunBinding } from '../nat/stun/index.js';
+import { splitAddress } from '../dsip/index.js';
 import { StatefulProxy } from '../proxy/index.js';
 import { DigestAuthenticator, loadUsersFile, Registrar } from '../registrar/index.js';
 import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
@@ -23,6 +26,7 @@ import { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
 import { startHttpStatus } from './http-status.js';
 import { LocationService } from './location-service.js';
+import { probeNat } from './nat.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
 import { Registrations } from './registrations.js';
 
@@ -31,7 +35,21 @@ export interface KadsipNodeOptions {
   logger: Logger;
   /** Overlay tuning (tests shorten timers); defaults from src/overlay/constants.ts. */
   overlay?: Partial<OverlayConfig>;
+  /** How often a node that asks for candidates (a NATed one) re-checks them; default 5 minutes. */
+  natRecheckMs?: number;
 }
+
+/** How the node found the address others reach it at (start-up NAT detection). */
+interface Reachability {
+  /** The address its Peer-ID hashes and it writes into the overlay. */
+  advertised: { host: string; port: number };
+  behindNat: boolean;
+  stunServer?: StunServer;
+  /** `stun=` to advertise (the STUN server's address as others reach it). */
+  stun?: string;
+}
+
+const NAT_RECHECK_MS = 5 * 60_000;
 
 /** How often lapsed phone registrations are swept (and leave the overlay). */
 const REGISTRATION_SWEEP_MS = 1000;
@@ -43,6 +61,10 @@ export class KadsipNode {
   readonly proxy: StatefulProxy;
   readonly registrations: Registrations;
   private readonly sweepTimer: NodeJS.Timeout;
+  private natTimer?: NodeJS.Timeout;
+  private readonly stunServer?: StunServer;
+  /** True when start-up found the node behind NAT (its Peer-ID hashes the reflexive address). */
+  readonly behindNat: boolean;
   private httpClose?: () => Promise<void>;
   private closed = false;
   readonly metrics = new Registry();
@@ -55,9 +77,18 @@ export class KadsipNode {
     readonly transactions: TransactionLayer,
     overlayConfig: Partial<OverlayConfig> | undefined,
     auth: DigestAuthenticator | undefined,
+    reach: Reachability,
   ) {
     const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
-    this.self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
+    const adv = reach.advertised;
+    this.behindNat = reach.behindNat;
+    if (reach.stunServer) this.stunServer = reach.stunServer;
+    this.self = {
+      id: peerIdFromAddress(adv.host, adv.port),
+      address: hostPort(adv.host, adv.port),
+      ...(reach.stun ? { stun: reach.stun } : {}),
+      ...(config.turn ? { turn: hostPort(config.turn.host, config.turn.port) } : {}),
+    };
     const peerLink = new OverlayOverSip({
       transactions,
       overlay: config.overlay,
@@ -70,19 +101,25 @@ export class KadsipNode {
       transport: peerLink,
       clock: realClock,
       random: new SeededRandom(randomInt(2 ** 32)),
-      config: { k: config.k, maxShortlist: 3 * config.k, ...overlayConfig },
+      config: {
+        k: config.k,
+        maxShortlist: 3 * config.k,
+        role: config.role,
+        candidatesWanted: config.candidatesWanted ?? (reach.behindNat ? DEFAULT_CANDIDATES_WANTED : 0),
+        ...overlayConfig,
+      },
       onEvent: (event) => this.logOverlayEvent(event),
     });
     // The node's own IP addresses count as an overlay domain: a phone that was given only the
     // node's address registers alice@IP and is reached as alice@IP from any node of the overlay.
-    const ownHosts = new Set([local.host.toLowerCase(), ...config.domains]);
+    const ownHosts = new Set([local.host.toLowerCase(), adv.host.toLowerCase(), ...config.domains]);
     const isOverlayHost = (host: string): boolean => ownHosts.has(host.replace(/^\[|\]$/g, '').toLowerCase());
     this.registrar = new Registrar({ domains: isOverlayHost, ...(auth ? { auth } : {}) });
     const location = new LocationService({
       registrar: this.registrar,
       overlay: this.overlay,
       isOverlayHost,
-      self: { host: local.host, port: local.port },
+      self: { host: adv.host, port: adv.port },
       dns: new Rfc3263Resolver({
         dns: new NodeDnsClient(config.dns.length > 0 ? { servers: config.dns } : {}),
         supportedTransports: config.transports,
@@ -93,7 +130,11 @@ export class KadsipNode {
     this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
     this.proxy = new StatefulProxy({
       transactions,
-      self: config.transports.map((protocol) => ({ host: local.host, port: local.port, protocol })),
+      // Behind NAT the reflexive address comes first: it is what the proxy record-routes, so that
+      // in-dialog requests from the public side come back through the NAT mapping.
+      self: (adv.host === local.host && adv.port === local.port ? [adv] : [adv, local]).flatMap((a) =>
+        config.transports.map((protocol) => ({ host: a.host, port: a.port, protocol })),
+      ),
       resolver: location,
       supportedExtensions: ['dht'],
       logger: log.child({ component: 'proxy' }),
@@ -137,7 +178,14 @@ export class KadsipNode {
       const realm = config.realm ?? config.domains[0] ?? config.listen.host;
       auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32) });
     }
-    const node = new KadsipNode(config, logger, transport, transactions, options.overlay, auth);
+    let reach: Reachability;
+    try {
+      reach = await findReachability(config, transport, transactions, logger);
+    } catch (e) {
+      await transport.close();
+      throw e;
+    }
+    const node = new KadsipNode(config, logger, transport, transactions, options.overlay, auth, reach);
     if (config.http) {
       const http = await startHttpStatus(config.http, {
         healthy: () => node.overlay.state === 'joined',
@@ -147,7 +195,10 @@ export class KadsipNode {
       node.httpClose = http.close;
       node.httpAddress = http.address;
     }
-    logger.info({ peerId: idToHex(node.self.id), address: node.self.address, overlay: config.overlay, transports: config.transports }, 'node listening');
+    logger.info(
+      { peerId: idToHex(node.self.id), address: node.self.address, overlay: config.overlay, transports: config.transports, role: config.role, ...(node.self.stun ? { stun: node.self.stun } : {}) },
+      'node listening',
+    );
     const bootstraps = config.bootstrap.map((b) => ({ address: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}` }));
     await new Promise<void>((resolve, reject) => {
       node.overlay.join(bootstraps, (error) => (error ? reject(error) : resolve()));
@@ -155,6 +206,7 @@ export class KadsipNode {
       await node.close();
       throw error;
     });
+    if (node.overlay.config.candidatesWanted > 0) node.startNatRecheck(options.natRecheckMs ?? NAT_RECHECK_MS);
     return node;
   }
 
@@ -163,6 +215,10 @@ export class KadsipNode {
     return {
       peerId: idToHex(this.self.id),
       address: this.self.address,
+      role: this.config.role,
+      behindNat: this.behindNat,
+      ...(this.self.stun ? { stun: this.self.stun } : {}),
+      candidates: this.overlay.discoveredCandidates().length,
       overlay: this.config.overlay,
       state: this.overlay.state,
       contacts: rt.size,
@@ -192,11 +248,42 @@ export class KadsipNode {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.natTimer);
     this.proxy.close();
     this.overlay.stop();
     this.transactions.close();
     await this.transport.close();
+    await this.stunServer?.close();
     await this.httpClose?.();
+  }
+
+  /**
+   * draft-jiang section 5: a node that asks for candidates (a NATed one) checks a received one now
+   * and then (STUN Binding from the SIP socket, which also keeps a NAT mapping alive); one that does
+   * not answer is forgotten.
+   */
+  private startNatRecheck(intervalMs: number): void {
+    const socket = this.transport.udpSocket();
+    if (!socket) return;
+    const random = new SeededRandom(randomInt(2 ** 32));
+    let running = false;
+    this.natTimer = setInterval(() => {
+      const candidate = chooseCandidate(this.overlay.discoveredCandidates(), random);
+      const server = candidate ? splitAddress(candidate.stun) : null;
+      if (running || this.closed || !candidate || !server) return;
+      running = true;
+      stunBinding(server, { socket, timeoutMs: Math.min(3000, intervalMs), rto: 250 }).then(
+        (result) => {
+          const mapped = hostPort(result.mapped.host, result.mapped.port);
+          if (mapped !== this.self.address) this.log.warn({ reflexive: mapped, peerAddress: this.self.address, server: candidate.stun }, 'reflexive address changed');
+        },
+        (e: Error) => {
+          this.overlay.forgetCandidate(candidate.stun);
+          this.log.info({ server: candidate.stun, err: e.message }, 'STUN candidate does not answer: forgotten');
+        },
+      ).finally(() => (running = false));
+    }, intervalMs);
+    this.natTimer.unref();
   }
 
   private logOverlayEvent(event: OverlayEvent): void {
@@ -235,3 +322,51 @@ export class KadsipNode {
   }
 }
 
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Starts the STUN server (--stun) and finds the address the node is reached at: --public when
+ * given; else, with bootstraps and UDP, STUN from the SIP socket to a server the bootstraps name
+ * (src/node/nat.ts); else the listen address.
+ */
+async function findReachability(config: NodeConfig, transport: SipTransport, transactions: TransactionLayer, log: Logger): Promise<Reachability> {
+  const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
+  let advertised = config.public ?? { host: local.host, port: local.port };
+  let behindNat = false;
+  const socket = transport.udpSocket();
+  if (!config.public && config.bootstrap.length > 0 && socket) {
+    const outcome = await probeNat({
+      transactions,
+      socket,
+      local: { host: local.host, port: local.port },
+      overlay: config.overlay,
+      bootstraps: config.bootstrap.map((b) => hostPort(b.host, b.port)),
+    });
+    if (outcome.kind === 'detected') {
+      const { detection, server } = outcome;
+      if (detection.behindNat) {
+        advertised = detection.reflexive;
+        behindNat = true;
+        log.info({ reflexive: hostPort(detection.reflexive.host, detection.reflexive.port), local: hostPort(local.host, local.port), reason: detection.reason, server }, 'nat detected');
+      } else {
+        log.info({ address: hostPort(local.host, local.port), server }, 'public address');
+      }
+    } else if (outcome.kind === 'no-candidate') {
+      log.warn({ bootstrapsAnswered: outcome.answered }, 'no STUN server advertised by the bootstraps: NAT not checked, using the listen address');
+    } else {
+      log.warn({ candidates: outcome.candidates }, 'no STUN candidate answered: NAT not checked, using the listen address');
+    }
+  }
+  let stunServer: StunServer | undefined;
+  let stun: string | undefined;
+  if (config.stun) {
+    stunServer = await StunServer.listen({ host: config.stun.host, port: config.stun.port, logger: log.child({ component: 'stun' }) });
+    const bound = stunServer.address();
+    const wildcard = bound.host === '0.0.0.0' || bound.host === '::';
+    stun = hostPort(wildcard ? advertised.host : bound.host, bound.port);
+  }
+  return { advertised, behindNat, ...(stunServer ? { stunServer } : {}), ...(stun ? { stun } : {}) };
+}

@@ -82,7 +82,8 @@ export class OverlayOverSip implements OverlayTransport {
     const decoded = decodeRequest(request, source, { overlay, self, acceptAnyOverlay: this.options.acceptAnyOverlay ?? true });
     if (!decoded.ok) {
       log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: `${txn.source.host}:${txn.source.port}` }, 'peer request refused');
-      txn.respond(encodeRejection(request, decoded, { overlay, self }));
+      // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
+      txn.respond(encodeRejection(request, decoded, { overlay, self, ...advertised(self) }));
       return;
     }
     core.handleRequest(decoded.envelope, (response) => {

@@ -111,6 +111,8 @@ export class OverlayNode implements RequestHandler {
    * Joins through the bootstrap peers (none: this node starts a new overlay). Sends JOIN to the
    * bootstraps, looks itself up, sends JOIN to the k closest found (each hands over the records the
    * newcomer is now responsible for), then refreshes the buckets farther than its closest neighbour.
+   * A client (role 'client') only attaches: it PINGs the bootstraps, and those that answer are the
+   * peers it asks; it does not JOIN, so nobody hands records over to it.
    */
   join(bootstraps: readonly PeerAddress[], done: (error: Error | null) => void): void {
     if (this.stateValue !== 'idle') {
@@ -128,8 +130,9 @@ export class OverlayNode implements RequestHandler {
     const seeds: Contact[] = [];
     const joined = new Set<NodeId>();
     let pending = bootstraps.length;
+    const client = this.config.role === 'client';
     for (const bootstrap of bootstraps) {
-      this.rpc(bootstrap, { op: 'JOIN' }, 'iterative', (result) => {
+      this.rpc(bootstrap, { op: client ? 'PING' : 'JOIN' }, 'iterative', (result) => {
         if (result.ok && result.response.kind === 'ok') {
           joined.add(result.from.id);
           seeds.push(...(result.response.contacts ?? []));
@@ -140,6 +143,12 @@ export class OverlayNode implements RequestHandler {
           this.stopMaintenance();
           this.onEvent({ type: 'join-failed', reason: 'no bootstrap peer answered' });
           done(new Error('no bootstrap peer answered'));
+          return;
+        }
+        if (client) {
+          this.stateValue = 'joined';
+          this.onEvent({ type: 'joined', contacts: this.routingTable.size });
+          done(null);
           return;
         }
         this.completeJoin(seeds, joined, done);
@@ -311,7 +320,9 @@ export class OverlayNode implements RequestHandler {
     this.lookup(key, 'node', (lookup) => {
       // The k closest of those found and this node itself: the lookup never lists its asker.
       const { k } = this.config;
-      const targets = [...lookup.closest, this.self].sort((a, b) => ((a.id ^ key) < (b.id ^ key) ? -1 : 1)).slice(0, k);
+      // A client stores nothing, not even its own records: peers never look it up.
+      const holders = this.config.role === 'client' ? [...lookup.closest] : [...lookup.closest, this.self];
+      const targets = holders.sort((a, b) => ((a.id ^ key) < (b.id ^ key) ? -1 : 1)).slice(0, k);
       let storedAt = 0;
       let pending = targets.length + 1;
       const step = (): void => {
@@ -484,7 +495,7 @@ export class OverlayNode implements RequestHandler {
         return;
       case 'JOIN':
         respond({ kind: 'ok', contacts: this.routingTable.closest(from.id, this.config.k, from.id) });
-        this.handOver(from);
+        if (envelope.role !== 'client') this.handOver(from); // a client holds no records for others
         return;
       case 'FIND_NODE':
         if (request.target === this.self.id) {

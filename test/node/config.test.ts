@@ -39,6 +39,22 @@ describe('node configuration', () => {
     expect(() => inputFromFile(join(dir, 'broken.json'))).toThrow(/not valid JSON/);
   });
 
+  it('reads the NAT traversal settings: role, stun, turn, candidatesWanted, public (issue 5)', () => {
+    expect(resolveConfig()).toMatchObject({ role: 'peer', stun: null, turn: null, candidatesWanted: null, public: null });
+    const env = inputFromEnv({ KADSIP_ROLE: 'client', KADSIP_STUN: '198.51.100.10:3478', KADSIP_TURN: '198.51.100.10', KADSIP_CANDIDATES_WANTED: '4', KADSIP_PUBLIC: '203.0.113.5:5070' });
+    expect(resolveConfig(env)).toMatchObject({
+      role: 'client',
+      stun: { host: '198.51.100.10', port: 3478 },
+      turn: { host: '198.51.100.10', port: 3478 },
+      candidatesWanted: 4,
+      public: { host: '203.0.113.5', port: 5070 },
+    });
+    expect(resolveConfig({ stun: '198.51.100.10:3478' }, { stun: 'off' }).stun).toBeNull();
+    expect(() => resolveConfig({ role: 'relay' })).toThrow(/role/);
+    expect(() => resolveConfig({ candidatesWanted: 21 })).toThrow(/candidatesWanted/);
+    expect(() => resolveConfig({ stun: 'stun.example.com:3478' })).toThrow(/stun/);
+  });
+
   it('reads IPv4, bracketed IPv6 and bare addresses', () => {
     expect(parseHostPort('[::1]:5062', 'x', 5060)).toEqual({ host: '::1', port: 5062 });
     expect(parseHostPort('::1', 'x', 5060)).toEqual({ host: '::1', port: 5060 });

@@ -1,5 +1,5 @@
 /** Public API of the SIP transport layer (RFC 3261 section 18 over UDP and TCP). */
-export { SipTransport, type ListenOptions } from './transport.js';
+export { SipTransport, looksLikeStun, type ListenOptions } from './transport.js';
 export {
   MTU_LIMIT,
   MAX_DATAGRAM,

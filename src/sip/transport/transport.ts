@@ -5,6 +5,7 @@
  * check), answers unparseable requests, and sends messages where told. It
  * keeps no transaction state: that is src/sip/transaction/.
  */
+import type { Socket } from 'node:dgram';
 import {
   createErrorResponse,
   getTopVia,
@@ -48,6 +49,17 @@ export interface ListenOptions {
 const BAD_INPUT_LOG_INTERVAL_MS = 60_000;
 /** Attempts to find an ephemeral port free for both UDP and TCP. */
 const SHARED_PORT_ATTEMPTS = 20;
+
+/** RFC 8489 section 5: the magic cookie at bytes 4-7 of every STUN message. */
+const STUN_MAGIC_COOKIE = 0x2112a442;
+
+/**
+ * RFC 7983 demultiplexing: a datagram whose first byte is 0-3 is STUN (a SIP message starts with a
+ * letter); with the magic cookie and a whole header it is surely one. Such datagrams are not SIP.
+ */
+export function looksLikeStun(data: Buffer): boolean {
+  return data.length >= 20 && data[0]! <= 3 && data.readUInt32BE(4) === STUN_MAGIC_COOKIE;
+}
 
 const noop = () => {};
 const SILENT: Logger = { debug: noop, info: noop, warn: noop };
@@ -141,6 +153,15 @@ export class SipTransport {
     return { protocol, host: this.#host, port: ch.port };
   };
 
+  /**
+   * The UDP socket, so that a STUN client can run on the address the node's SIP traffic uses
+   * (`stunBinding(server, { socket })`: the mapped port is then the SIP port's). STUN datagrams
+   * arriving there are left to such listeners and never parsed as SIP. Undefined without UDP.
+   */
+  udpSocket(): Socket | undefined {
+    return this.#udp?.socket;
+  }
+
   /** True when the message is small enough for UDP without the RFC 3261 18.1.1 switch to TCP. */
   wouldFitUdp(message: SipMessage): boolean {
     return serializeMessage(message).length <= MTU_LIMIT;
@@ -217,6 +238,8 @@ export class SipTransport {
 
   #datagram(data: Buffer, host: string, port: number): void {
     this.#stats.udpIn++;
+    // STUN on the SIP socket (RFC 7983): a STUN client listening on the socket takes it; not SIP input.
+    if (looksLikeStun(data)) return;
     const source: Endpoint = { protocol: 'udp', host: normalizeHost(host), port };
     this.#inbound(data, parseMessage(data, { transport: 'datagram', maxMessageSize: this.#limits.maxMessageSize }), source);
   }

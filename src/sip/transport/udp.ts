@@ -43,6 +43,11 @@ export class UdpChannel {
     return this.#socket.address().port;
   }
 
+  /** The bound socket, for a STUN client sharing it (its own 'message' listener picks out STUN). */
+  get socket(): dgram.Socket {
+    return this.#socket;
+  }
+
   send(data: Buffer, host: string, port: number, done: (err: Error | null) => void): void {
     if (this.#closed) {
       done(new Error('transport closed'));

@@ -1,0 +1,113 @@
+/**
+ * Start-up NAT detection (draft-jiang section 4.1; PROTOCOL.md sections 1 and 5). Before a node
+ * builds its overlay core it must know the address others reach it at, since its Peer-ID hashes
+ * that address:
+ *  1. PING each bootstrap as a client (OPTIONS, role=client, DHT-Candidates-Wanted) on the SIP
+ *     socket, and read the STUN servers it names: `stun=` in its DHT-PeerID and its DHT-Candidate
+ *     set. A NATed node's Peer-ID cannot match yet, so the bootstrap may answer 493; that answer
+ *     still carries the bootstrap's DHT-PeerID, and so its `stun=`.
+ *  2. STUN Binding from the SIP socket itself (so the mapped port is the SIP port's mapping) to the
+ *     candidates in turn, until one answers.
+ *  3. `detectNat(mapped, local)`.
+ * Every step is bounded; the caller carries on with its local address when nothing answers.
+ */
+import type { Socket } from 'node:dgram';
+import type { NetworkInterfaceInfo } from 'node:os';
+import { readCandidates } from '../dsip/candidate-header.js';
+import { encodeRequest, readDhtPeerId, splitAddress } from '../dsip/index.js';
+import { DEFAULT_CANDIDATES_WANTED, MAX_CANDIDATES } from '../overlay/candidates.js';
+import type { Contact } from '../overlay/contact.js';
+import { peerIdFromAddress } from '../overlay/peer-id.js';
+import { detectNat, stunBinding, type NatDetection, type StunEndpoint } from '../nat/stun/index.js';
+import type { TransactionLayer } from '../sip/transaction/index.js';
+
+export interface NatProbeOptions {
+  transactions: TransactionLayer;
+  /** The SIP UDP socket (SipTransport.udpSocket()). */
+  socket: Socket;
+  /** The address the socket is bound to. */
+  local: StunEndpoint;
+  overlay: string;
+  /** Bootstraps, IP:PORT. */
+  bootstraps: readonly string[];
+  /** Bound on the PING round (all bootstraps at once). Default 2000 ms. */
+  pingTimeoutMs?: number;
+  /** Bound on each STUN Binding. Default 1500 ms. */
+  stunTimeoutMs?: number;
+  /** STUN servers tried at most. Default 3. */
+  maxStunTries?: number;
+  /** For tests: the interface list detectNat compares with. */
+  interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
+}
+
+export type NatProbeOutcome =
+  | { kind: 'detected'; detection: NatDetection; server: string; candidates: string[] }
+  /** No bootstrap named a STUN server. */
+  | { kind: 'no-candidate'; answered: number }
+  /** Candidates were named but none answered STUN. */
+  | { kind: 'no-answer'; candidates: string[]; failed: string[] };
+
+/** Runs steps 1-3 above. Never throws. */
+export async function probeNat(options: NatProbeOptions): Promise<NatProbeOutcome> {
+  const asked = await Promise.all(options.bootstraps.map((b) => pingForCandidates(options, b)));
+  const candidates = [...new Set(asked.flatMap((a) => a.stun))];
+  const answered = asked.filter((a) => a.answered).length;
+  if (candidates.length === 0) return { kind: 'no-candidate', answered };
+  const failed: string[] = [];
+  for (const server of candidates.slice(0, options.maxStunTries ?? 3)) {
+    const endpoint = splitAddress(server);
+    if (!endpoint) continue;
+    try {
+      const result = await stunBinding(endpoint, { socket: options.socket, timeoutMs: options.stunTimeoutMs ?? 1500, rto: 250 });
+      const detection = detectNat({ host: result.mapped.host, port: result.mapped.port }, options.local, options.interfaces);
+      return { kind: 'detected', detection, server, candidates };
+    } catch {
+      failed.push(server);
+    }
+  }
+  return { kind: 'no-answer', candidates, failed };
+}
+
+/**
+ * One client PING; resolves with the STUN servers the answer names (its own `stun=` first: the
+ * bootstrap is a server just reached, then its candidate set), whatever the status.
+ */
+function pingForCandidates(options: NatProbeOptions, bootstrap: string): Promise<{ answered: boolean; stun: string[] }> {
+  const target = splitAddress(bootstrap);
+  const { local } = options;
+  if (!target) return Promise.resolve({ answered: false, stun: [] });
+  const address = local.host.includes(':') ? `[${local.host}]:${local.port}` : `${local.host}:${local.port}`;
+  // Our ID as far as we know yet; behind NAT the bootstrap will find it wrong (493).
+  const self: Contact = { id: peerIdFromAddress(local.host, local.port), address };
+  let request;
+  try {
+    request = encodeRequest(
+      { from: self, mode: 'iterative', hops: 0, role: 'client', candidatesWanted: DEFAULT_CANDIDATES_WANTED, request: { op: 'PING' } },
+      { overlay: options.overlay, self, to: { address: bootstrap }, firstContact: true, role: 'client' },
+    );
+  } catch {
+    return Promise.resolve({ answered: false, stun: [] });
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (value: { answered: boolean; stun: string[] }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const timer = setTimeout(() => settle({ answered: false, stun: [] }), options.pingTimeoutMs ?? 2000);
+    options.transactions.sendRequest(request, { protocol: 'udp', host: target.host, port: target.port }, {
+      onResponse: (response) => {
+        if (response.status < 200) return;
+        const stun: string[] = [];
+        const dht = readDhtPeerId(response);
+        if (dht?.ok && dht.value.stun !== undefined) stun.push(dht.value.stun);
+        for (const c of readCandidates(response, MAX_CANDIDATES)) stun.push(c.stun);
+        settle({ answered: true, stun });
+      },
+      onTimeout: () => settle({ answered: false, stun: [] }),
+      onTransportError: () => settle({ answered: false, stun: [] }),
+    });
+  });
+}
