@@ -40,6 +40,11 @@ export interface NodeConfig {
   usersFile: string | null;
   /** Digest realm; default the first overlay domain, else the listen IP. */
   realm: string | null;
+  /**
+   * Digest algorithms offered, in challenge order. RFC 8760 puts SHA-256 first; some phones (and
+   * SIPp 3.6) answer only the first challenge and know only MD5: list MD5 first for them.
+   */
+  digestAlgorithms: ('SHA-256' | 'MD5')[];
   /** `client`: attaches to a peer and uses the overlay, but routes and stores nothing for others. */
   role: 'peer' | 'client';
   /** Run a STUN server here and advertise it (`stun=` in DHT-PeerID, draft-jiang); null: none. */
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   dns: [],
   usersFile: null,
   realm: null,
+  digestAlgorithms: ['SHA-256', 'MD5'],
   role: 'peer',
   stun: null,
   turn: null,
@@ -86,6 +92,7 @@ export interface ConfigInput {
   dns?: string | string[];
   usersFile?: string;
   realm?: string;
+  digestAlgorithms?: string | string[];
   role?: string;
   stun?: string;
   turn?: string;
@@ -108,6 +115,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   dns: 'KADSIP_DNS',
   usersFile: 'KADSIP_USERS_FILE',
   realm: 'KADSIP_REALM',
+  digestAlgorithms: 'KADSIP_DIGEST_ALGORITHMS',
   role: 'KADSIP_ROLE',
   stun: 'KADSIP_STUN',
   turn: 'KADSIP_TURN',
@@ -202,6 +210,12 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
   if (merged.realm !== undefined) {
     if (!/^[^"\\\r\n]{1,128}$/.test(merged.realm)) throw new ConfigError(`realm: "${merged.realm}" must be 1-128 characters without quotes`);
     config.realm = merged.realm;
+  }
+  if (merged.digestAlgorithms !== undefined) {
+    const list = toList(merged.digestAlgorithms).map((a) => a.toUpperCase());
+    for (const a of list) if (a !== 'SHA-256' && a !== 'MD5') throw new ConfigError(`digestAlgorithms: "${a}" is not SHA-256 or MD5`);
+    if (list.length === 0) throw new ConfigError('digestAlgorithms: at least one of SHA-256, MD5');
+    config.digestAlgorithms = [...new Set(list)] as NodeConfig['digestAlgorithms'];
   }
   if (merged.role !== undefined) {
     if (merged.role !== 'peer' && merged.role !== 'client') throw new ConfigError(`role: "${merged.role}" is not peer or client`);

@@ -176,7 +176,7 @@ export class KadsipNode {
         throw e;
       });
       const realm = config.realm ?? config.domains[0] ?? config.listen.host;
-      auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32) });
+      auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32), algorithms: config.digestAlgorithms });
     }
     let reach: Reachability;
     try {

@@ -32,6 +32,8 @@ describe('node configuration', () => {
     expect(() => resolveConfig({ overlay: 'has space' })).toThrow(ConfigError);
     expect(() => resolveConfig({ domain: 'bad_domain!' })).toThrow(/domain/);
     expect(() => resolveConfig({ logLevel: 'loud' })).toThrow(/logLevel/);
+    expect(() => resolveConfig({ digestAlgorithms: 'SHA-512' })).toThrow(/digestAlgorithms/);
+    expect(resolveConfig({ digestAlgorithms: 'md5,sha-256' }).digestAlgorithms).toEqual(['MD5', 'SHA-256']);
     const dir = mkdtempSync(join(tmpdir(), 'kadsip-config-'));
     writeFileSync(join(dir, 'bad.json'), '{"listen": "127.0.0.1", "colour": "red"}');
     expect(() => inputFromFile(join(dir, 'bad.json'))).toThrow(/unknown key "colour"/);
