@@ -236,11 +236,19 @@ export class KadsipNode {
   /** Graceful: hands records over and says goodbye (bounded by shutdownGraceS), then closes. */
   async leave(): Promise<void> {
     if (this.closed) return;
-    await Promise.race([
-      new Promise<void>((resolve) => this.overlay.leave(resolve)),
-      new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdownGraceS * 1000).unref()),
-    ]);
-    await this.close();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => this.overlay.leave(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.config.shutdownGraceS * 1000);
+        }),
+      ]);
+    } finally {
+      // Whatever happened while leaving, the sockets close and the process can exit.
+      clearTimeout(timer);
+      await this.close();
+    }
   }
 
   /** Immediate: stops the core, closes sockets and the HTTP server. */

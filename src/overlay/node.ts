@@ -188,28 +188,46 @@ export class OverlayNode implements RequestHandler {
       return;
     }
     this.stateValue = 'leaving';
-    const keys = [...this.store.keys()];
+    // Alone in the overlay there is nobody to hand anything to.
+    const keys = this.routingTable.size === 0 ? [] : [...this.store.keys()];
     this.onEvent({ type: 'left', records: keys.length });
     let next = 0;
     let running = 0;
+    // A trampoline: a lookup may answer synchronously (no peer left to ask), and a plain recursive
+    // call per record would overflow the stack with thousands of records.
+    let pumping = false;
+    let again = false;
+    let finished = false;
     const handOverNext = (): void => {
-      while (running < LEAVE_HANDOVER_CONCURRENCY && next < keys.length) {
-        const key = keys[next++]!;
-        const bindings = this.store.get(key, this.clock.now());
-        if (bindings.length === 0) continue;
-        running++;
-        this.lookup(key, 'node', (lookup) => {
-          let pending = lookup.closest.length + 1;
-          const stored = (): void => {
-            if (--pending > 0) return;
-            running--;
-            handOverNext();
-          };
-          for (const contact of lookup.closest) this.rpc(contact, { op: 'STORE', key, bindings }, 'iterative', stored);
-          stored();
-        });
+      if (pumping) {
+        again = true;
+        return;
       }
-      if (running === 0 && next >= keys.length) sayGoodbye();
+      pumping = true;
+      do {
+        again = false;
+        while (running < LEAVE_HANDOVER_CONCURRENCY && next < keys.length) {
+          const key = keys[next++]!;
+          const bindings = this.store.get(key, this.clock.now());
+          if (bindings.length === 0) continue;
+          running++;
+          this.lookup(key, 'node', (lookup) => {
+            let pending = lookup.closest.length + 1;
+            const stored = (): void => {
+              if (--pending > 0) return;
+              running--;
+              handOverNext();
+            };
+            for (const contact of lookup.closest) this.rpc(contact, { op: 'STORE', key, bindings }, 'iterative', stored);
+            stored();
+          });
+        }
+      } while (again);
+      pumping = false;
+      if (!finished && running === 0 && next >= keys.length) {
+        finished = true;
+        sayGoodbye();
+      }
     };
     const sayGoodbye = (): void => {
       // Everyone in the routing table hears goodbye (one datagram each): they are the peers most

@@ -134,3 +134,12 @@ describe('a live node under hostile peer traffic', () => {
     expect([...node.overlay.store.keys()]).toEqual([key]);
   });
 });
+
+describe('graceful leave of a node holding thousands of records', () => {
+  it('hands over (alone: nothing to hand to) and closes without overflowing the stack', async () => {
+    const lone = await KadsipNode.start({ config: resolveConfig({ listen: '127.0.0.1:0', overlay: 'lone' }), logger: pino({ level: 'silent' }) });
+    for (let i = 0; i < 5000; i++) lone.overlay.store.put(resourceId(`sip:u${i}@lone.example`), [{ value: `sip:u${i}@127.0.0.1:1`, ttlMs: 600_000 }], performance.now());
+    await lone.leave();
+    expect(lone.overlay.state).toBe('stopped');
+  });
+});

@@ -227,3 +227,17 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
     expect(offered.has(victim.contact.stun!)).toBe(false);
   });
 });
+
+describe('leave with many records', () => {
+  it('does not recurse per record when lookups answer at once', () => {
+    const sim = built(2);
+    const [a] = sim.livePeers;
+    for (let i = 0; i < 20_000; i++) a!.node.store.put(resourceId(`sip:r${i}@x`), [{ value: 'v', ttlMs: 600_000 }], sim.now);
+    // The other node is gone: every hand-over lookup fails fast, and none may blow the stack.
+    sim.depart(sim.livePeers[1]!, true);
+    let left = false;
+    a!.node.leave(() => { left = true; });
+    sim.queue.runUntil(() => left, sim.now + 30 * minute);
+    expect(left).toBe(true);
+  });
+});
