@@ -85,11 +85,22 @@ export class CandidateTable {
 
 /**
  * Picks the candidate to use from a received set: the best priority, at random among equals
- * (draft-jiang 3.3.1: "choose the candidates randomly" to spread the load).
+ * (draft-jiang 3.3.1: "choose the candidates randomly" to spread the load). With `offers` (how many
+ * answers named each one, by IP) the draw is weighted by 1/offers: every peer offers a random few
+ * of the candidates in its routing table, so a candidate many answers name sits in many tables and
+ * is offered to many askers; without the weight such well-known candidates carry several times the
+ * mean load (the simulator measured 8x at f = 10 % among 10,000 nodes).
  */
-export function chooseCandidate(candidates: readonly Candidate[], random: Random): Candidate | undefined {
+export function chooseCandidate(candidates: readonly Candidate[], random: Random, offers?: ReadonlyMap<string, number>): Candidate | undefined {
   if (candidates.length === 0) return undefined;
   const best = Math.min(...candidates.map((c) => c.priority));
   const top = candidates.filter((c) => c.priority === best);
-  return top[random.int(top.length)];
+  if (!offers) return top[random.int(top.length)];
+  const weights = top.map((c) => 1 / Math.max(1, offers.get(candidateIp(c.stun)) ?? 1));
+  let pick = random.next() * weights.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < top.length; i++) {
+    pick -= weights[i]!;
+    if (pick < 0) return top[i];
+  }
+  return top[top.length - 1];
 }

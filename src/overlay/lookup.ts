@@ -32,6 +32,8 @@ export interface LookupResult {
   readonly valueFrom?: Contact;
   /** STUN/TURN candidates the answers carried (unique by IP), when the node asked for them. */
   readonly candidates?: Candidate[];
+  /** How many answers offered each candidate, by IP: a measure of how widely it is known. */
+  readonly candidateOffers?: ReadonlyMap<string, number>;
   /** Sequential waves of RPCs until the value arrived, or until the k closest had answered. */
   readonly rounds: number;
   readonly rpcs: number;
@@ -52,6 +54,7 @@ export class Lookup {
   private failures = 0;
   private found?: { bindings: Binding[]; from: Contact; round: number };
   private readonly candidates = new Map<string, Candidate>();
+  private readonly offers = new Map<string, number>();
 
   constructor(
     readonly target: NodeId,
@@ -106,6 +109,7 @@ export class Lookup {
     for (const candidate of response.candidates ?? []) {
       const ip = candidateIp(candidate.stun);
       if (!this.candidates.has(ip) && this.candidates.size < MAX_CANDIDATES * 4) this.candidates.set(ip, candidate);
+      if (this.candidates.has(ip)) this.offers.set(ip, (this.offers.get(ip) ?? 0) + 1);
     }
     if (response.kind === 'error') {
       entry.state = 'failed';
@@ -161,7 +165,7 @@ export class Lookup {
       closest,
       rpcs: this.rpcs,
       failures: this.failures,
-      ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()] } : {}),
+      ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()], candidateOffers: this.offers } : {}),
     };
     if (this.found) {
       return { ...base, bindings: this.found.bindings, valueFrom: this.found.from, rounds: this.found.round };

@@ -61,7 +61,7 @@ export function runCandidateExperiment(options: CandidateExperimentOptions): Can
         // The asker itself, when willing, is never offered to itself; a local hit asks nobody.
         const received = (result.candidates ?? []).filter((c) => c.stun !== asker.contact.stun);
         counts.push(received.length);
-        const chosen = chooseCandidate(received, sim.rng);
+        const chosen = chooseCandidate(received, sim.rng, result.candidateOffers);
         if (chosen) picks.set(chosen.stun, (picks.get(chosen.stun) ?? 0) + 1);
       });
     });
