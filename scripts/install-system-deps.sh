@@ -13,6 +13,8 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # dnsmasq (dnsmasq-base: the binary without the system service, in /usr/sbin): test/resolve/ runs
 # it as a real DNS server on loopback for the RFC 3263 resolver tests.
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+# baresip (baresip-core, no recommends: the real softphone, headless): test/live/baresip.test.ts.
+command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
