@@ -26,7 +26,7 @@ if (numbers.some((n) => !Number.isFinite(n))) {
 for (const nodes of nodesList) {
   for (const f of fList) {
     const started = performance.now();
-    const report = runCandidateExperiment({ nodes, f, discoveries: Number(values.discoveries), seed: Number(values.seed), candidatesWanted: Number(values.wanted) });
+    const report = await runCandidateExperiment({ nodes, f, discoveries: Number(values.discoveries), seed: Number(values.seed), candidatesWanted: Number(values.wanted) });
     const wall_s = Math.round((performance.now() - started) / 100) / 10;
     process.stdout.write(JSON.stringify({ bench: 'candidates', ...report, wall_s, conditions: { k: 20, alpha: 3, carrier: 'FIND_VALUE', candidates_wanted: Number(values.wanted), node: process.version } }) + '\n');
   }

@@ -49,13 +49,13 @@ const sim = new Simulation(options);
 const phase = (name: string): void => {
   process.stderr.write(`bench:overlay: ${name} done at ${((performance.now() - wallStart) / 1000).toFixed(1)} s wall, ${sim.queue.processed} events\n`);
 };
-sim.build();
+await sim.build();
 phase('build');
 gc?.();
 const heapBytesPerNode = Math.round((process.memoryUsage().heapUsed - heapBefore) / nodes);
-sim.publishRecords();
+await sim.publishRecords();
 phase('publish');
-sim.measure();
+await sim.measure();
 phase('measure');
 const report = sim.report();
 const wallS = Math.round((performance.now() - wallStart) / 100) / 10;

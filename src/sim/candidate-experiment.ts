@@ -31,7 +31,7 @@ export interface CandidateReport {
   seed: number;
 }
 
-export function runCandidateExperiment(options: CandidateExperimentOptions): CandidateReport {
+export async function runCandidateExperiment(options: CandidateExperimentOptions): Promise<CandidateReport> {
   const sim = new Simulation({
     nodes: options.nodes,
     seed: options.seed,
@@ -40,8 +40,8 @@ export function runCandidateExperiment(options: CandidateExperimentOptions): Can
     lookups: 0,
     config: { candidatesWanted: options.candidatesWanted },
   });
-  sim.build();
-  sim.publishRecords();
+  await sim.build();
+  await sim.publishRecords();
   const willing = sim.livePeers.filter((p) => p.contact.stun).length;
   const counts: number[] = [];
   const picks = new Map<string, number>();
@@ -67,7 +67,7 @@ export function runCandidateExperiment(options: CandidateExperimentOptions): Can
     });
   }
   const deadline = sim.now + 10 * 60_000;
-  sim.queue.run(sim.now + 60_001);
+  await sim.queue.runSliced(sim.now + 60_001);
   sim.queue.runUntil(() => finished === started, deadline);
   const successes = counts.filter((c) => c > 0).length;
   const meanPicks = willing === 0 ? 0 : counts.length / willing;

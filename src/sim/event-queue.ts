@@ -48,6 +48,19 @@ export class EventQueue {
     }
   }
 
+  /**
+   * Like run(), but hands the event loop back every `slice` events, so that a long simulation in a
+   * test worker or a benchmark does not starve the process's own timers and messages.
+   */
+  async runSliced(until = Infinity, slice = 50_000): Promise<void> {
+    for (;;) {
+      const before = this.processed;
+      this.run(until, slice);
+      if (this.processed - before < slice) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** Runs until `predicate` holds (checked after each event), bounded by time and event count. */
   runUntil(predicate: () => boolean, until = Infinity, maxEvents = 50_000_000): boolean {
     let budget = maxEvents;

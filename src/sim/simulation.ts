@@ -173,15 +173,15 @@ export class Simulation {
   }
 
   /** Builds the overlay: one node every joinIntervalMs, then lets joins settle. */
-  build(): void {
+  async build(): Promise<void> {
     for (let i = 0; i < this.options.nodes; i++) {
       this.queue.schedule(i * this.options.joinIntervalMs, () => this.addNode());
     }
-    this.queue.run(this.now + this.options.nodes * this.options.joinIntervalMs + 30 * second);
+    await this.queue.runSliced(this.now + this.options.nodes * this.options.joinIntervalMs + 30 * second);
   }
 
   /** Publishes the records from random live nodes and waits for the STOREs. */
-  publishRecords(): void {
+  async publishRecords(): Promise<void> {
     for (let i = 0; i < this.options.records; i++) {
       this.queue.schedule(this.random.next() * minute, () => {
         const publisher = this.randomJoinedPeer();
@@ -194,11 +194,11 @@ export class Simulation {
         });
       });
     }
-    this.queue.run(this.now + 2 * minute);
+    await this.queue.runSliced(this.now + 2 * minute);
   }
 
   /** The measured phase: lookups spread over measureMs, with churn when asked for. */
-  measure(): void {
+  async measure(): Promise<void> {
     const start = this.now;
     if (this.options.churnMedianMin !== undefined) {
       this.churning = true;
@@ -207,16 +207,16 @@ export class Simulation {
     for (let i = 0; i < this.options.lookups; i++) {
       this.queue.schedule(this.random.next() * this.options.measureMs, () => this.measureOneLookup());
     }
-    this.queue.run(start + this.options.measureMs);
+    await this.queue.runSliced(start + this.options.measureMs);
     this.churning = false;
     // Let the last lookups finish (each is bounded by RPC timeouts).
-    this.queue.run(this.now + 30 * second);
+    await this.queue.runSliced(this.now + 30 * second);
   }
 
-  run(): SimulationReport {
-    this.build();
-    this.publishRecords();
-    this.measure();
+  async run(): Promise<SimulationReport> {
+    await this.build();
+    await this.publishRecords();
+    await this.measure();
     return this.report();
   }
 

@@ -27,15 +27,15 @@ function trueClosest(sim: Simulation, target: NodeId, k: number, exclude: NodeId
     .slice(0, k);
 }
 
-function built(nodes: number, seed = 3): Simulation {
+async function built(nodes: number, seed = 3): Promise<Simulation> {
   const sim = new Simulation({ nodes, seed, records: 0, lookups: 0 });
-  sim.build();
+  await sim.build();
   return sim;
 }
 
 describe('overlay simulation', () => {
-  it('FIND_NODE converges to the true k closest live nodes (brute force)', () => {
-    const sim = built(300);
+  it('FIND_NODE converges to the true k closest live nodes (brute force)', async () => {
+    const sim = await built(300);
     expect(sim.livePeers.every((p) => p.joined)).toBe(true);
     for (let i = 0; i < 20; i++) {
       const asker = sim.livePeers[(i * 37) % sim.livePeers.length]!;
@@ -45,8 +45,8 @@ describe('overlay simulation', () => {
     }
   });
 
-  it('finds from any node what another stored, on the k closest nodes', () => {
-    const sim = built(200);
+  it('finds from any node what another stored, on the k closest nodes', async () => {
+    const sim = await built(200);
     const [publisher, asker] = [sim.livePeers[5]!, sim.livePeers[150]!];
     const key = resourceId('sip:alice@example.com');
     const stored = await_<{ storedAt: number }>(sim, (done) => publisher.node.publish(key, [{ value: 'sip:alice@10.0.0.1', ttlMs: 60 * minute }], done));
@@ -60,8 +60,8 @@ describe('overlay simulation', () => {
     expect(missing.bindings).toEqual([]);
   });
 
-  it('lets records expire when their publisher no longer refreshes them', () => {
-    const sim = built(100);
+  it('lets records expire when their publisher no longer refreshes them', async () => {
+    const sim = await built(100);
     const key = resourceId('sip:shortlived@example.com');
     await_(sim, (done) => sim.livePeers[1]!.node.publish(key, [{ value: 'v', ttlMs: 5 * minute }], done));
     expect(holders(sim, key, 'v').length).toBe(20);
@@ -71,8 +71,8 @@ describe('overlay simulation', () => {
     expect(found.bindings).toEqual([]);
   });
 
-  it('republishes: records come back after every holder crashed', () => {
-    const sim = built(150);
+  it('republishes: records come back after every holder crashed', async () => {
+    const sim = await built(150);
     const publisher = sim.livePeers[7]!;
     const key = resourceId('sip:durable@example.com');
     await_(sim, (done) => publisher.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
@@ -84,8 +84,8 @@ describe('overlay simulation', () => {
     expect(found.bindings.map((b) => b.value)).toEqual(['v']);
   });
 
-  it('hands records over to a newcomer that becomes one of the closest', () => {
-    const sim = built(150);
+  it('hands records over to a newcomer that becomes one of the closest', async () => {
+    const sim = await built(150);
     const newcomerAddress = { ip: '203.0.113.77', port: 5060 };
     const key = peerIdFromAddress(newcomerAddress.ip, newcomerAddress.port) ^ 1n; // the newcomer will be the closest
     await_(sim, (done) => sim.livePeers[9]!.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
@@ -95,8 +95,8 @@ describe('overlay simulation', () => {
     expect(newcomer.node.store.get(key, sim.now).map((b) => b.value)).toEqual(['v']);
   });
 
-  it('hands records over on a graceful leave, so the k closest still hold them', () => {
-    const sim = built(150);
+  it('hands records over on a graceful leave, so the k closest still hold them', async () => {
+    const sim = await built(150);
     const key = resourceId('sip:handover@example.com');
     await_(sim, (done) => sim.livePeers[11]!.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
     const closest = trueClosest(sim, key, 1, -1n)[0]!;
@@ -113,8 +113,8 @@ describe('overlay simulation', () => {
     expect(toldPeers.filter((p) => p.node.routingTable.has(closest))).toEqual([]);
   });
 
-  it('drops unresponsive contacts from routing tables', () => {
-    const sim = built(150);
+  it('drops unresponsive contacts from routing tables', async () => {
+    const sim = await built(150);
     const victim = sim.livePeers[20]!;
     const knowers = sim.livePeers.filter((p) => p !== victim && p.node.routingTable.has(victim.contact.id));
     expect(knowers.length).toBeGreaterThan(10);
@@ -127,8 +127,8 @@ describe('overlay simulation', () => {
     expect(knowers.filter((p) => p.node.routingTable.has(victim.contact.id))).toEqual([]);
   });
 
-  it('routes recursively when asked to (Request-Disposition: proxy)', () => {
-    const sim = built(200);
+  it('routes recursively when asked to (Request-Disposition: proxy)', async () => {
+    const sim = await built(200);
     const key = resourceId('sip:recursive@example.com');
     await_(sim, (done) => sim.livePeers[2]!.node.publish(key, [{ value: 'v', ttlMs: 60 * minute }], done));
     const asker = sim.livePeers.find((p) => !p.node.store.has(key, sim.now))!;
@@ -142,8 +142,8 @@ describe('overlay simulation', () => {
     if (nodes?.kind === 'nodes') expect(nodes.contacts.map((c) => c.id)).toContain(closestId);
   });
 
-  it('serves a client (role=client) without putting it in anybody\'s routing table', () => {
-    const sim = built(100);
+  it('serves a client (role=client) without putting it in anybody\'s routing table', async () => {
+    const sim = await built(100);
     const key = resourceId('sip:bob@example.com');
     await_(sim, (done) => sim.livePeers[4]!.node.publish(key, [{ value: 'sip:bob@1.2.3.4', ttlMs: 60 * minute }], done));
     const client = sim.addClient({ ip: '198.51.100.9', port: 5060 });
@@ -156,25 +156,25 @@ describe('overlay simulation', () => {
     expect(sim.livePeers.filter((p) => p.node.routingTable.has(client.contact.id))).toEqual([]);
   });
 
-  it('gives the same report for the same seed, and another for another seed', () => {
+  it('gives the same report for the same seed, and another for another seed', async () => {
     const options = { nodes: 120, records: 60, lookups: 200, loss: 0.01, churnMedianMin: 10, measureMs: 10 * minute };
-    const a = new Simulation({ ...options, seed: 11 }).run();
-    const b = new Simulation({ ...options, seed: 11 }).run();
-    const c = new Simulation({ ...options, seed: 12 }).run();
+    const a = await new Simulation({ ...options, seed: 11 }).run();
+    const b = await new Simulation({ ...options, seed: 11 }).run();
+    const c = await new Simulation({ ...options, seed: 12 }).run();
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
   });
 
-  it('keeps every record and finds it under churn and 1% loss (300 nodes, median session 10 min)', () => {
-    const report = new Simulation({ nodes: 300, seed: 5, records: 150, lookups: 600, loss: 0.01, churnMedianMin: 10, measureMs: 30 * minute }).run();
+  it('keeps every record and finds it under churn and 1% loss (300 nodes, median session 10 min)', async () => {
+    const report = await new Simulation({ nodes: 300, seed: 5, records: 150, lookups: 600, loss: 0.01, churnMedianMin: 10, measureMs: 30 * minute }).run();
     expect(report.departures).toBeGreaterThan(150);
     expect(report.lookups).toBeGreaterThan(500);
     expect(report.success_ratio).toBeGreaterThanOrEqual(0.99);
     expect(report.records_lost).toBe(0);
   });
 
-  it('runs 1,000 nodes: every lookup succeeds in at most 3 rounds at the median', () => {
-    const report = new Simulation({ nodes: 1000, seed: 1, records: 500, lookups: 1000 }).run();
+  it('runs 1,000 nodes: every lookup succeeds in at most 3 rounds at the median', async () => {
+    const report = await new Simulation({ nodes: 1000, seed: 1, records: 500, lookups: 1000 }).run();
     expect(report.lookups).toBe(1000);
     expect(report.success_ratio).toBe(1);
     expect(report.rounds_p50).toBeLessThanOrEqual(3);
@@ -184,10 +184,10 @@ describe('overlay simulation', () => {
 });
 
 describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => {
-  it('piggybacks candidates on lookups: every one offered is a willing live node, unique by IP', () => {
+  it('piggybacks candidates on lookups: every one offered is a willing live node, unique by IP', async () => {
     const sim = new Simulation({ nodes: 300, seed: 9, records: 50, lookups: 0, willingFraction: 0.1, config: { candidatesWanted: 10 } });
-    sim.build();
-    sim.publishRecords();
+    await sim.build();
+    await sim.publishRecords();
     const willing = new Set(sim.livePeers.filter((p) => p.contact.stun).map((p) => p.contact.stun));
     expect(willing.size).toBeGreaterThan(10);
     const record = sim.publishedRecords.find((r) => r.stored)!;
@@ -201,17 +201,17 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
     expect(asker.node.discoveredCandidates().length).toBeGreaterThan(0);
   });
 
-  it('gathers candidates hop by hop in recursive mode', () => {
+  it('gathers candidates hop by hop in recursive mode', async () => {
     const sim = new Simulation({ nodes: 300, seed: 9, records: 0, lookups: 0, willingFraction: 0.1, config: { candidatesWanted: 10 } });
-    sim.build();
+    await sim.build();
     const asker = sim.livePeers.find((p) => !p.contact.stun)!;
     const response = await_<OverlayResponse | null>(sim, (done) => asker.node.findRecursive(resourceId('sip:far@example.com'), 'node', done));
     expect(response?.candidates?.length).toBe(10);
   });
 
-  it('stops offering a willing node that crashed once it has left the routing tables', () => {
+  it('stops offering a willing node that crashed once it has left the routing tables', async () => {
     const sim = new Simulation({ nodes: 200, seed: 4, records: 0, lookups: 0, willingFraction: 0.2, config: { candidatesWanted: 20 } });
-    sim.build();
+    await sim.build();
     const victim = sim.livePeers.find((p) => p.contact.stun)!;
     sim.depart(victim, true);
     for (const p of sim.livePeers.filter((x) => x.node.routingTable.has(victim.contact.id))) {
@@ -229,8 +229,8 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
 });
 
 describe('leave with many records', () => {
-  it('does not recurse per record when lookups answer at once', () => {
-    const sim = built(2);
+  it('does not recurse per record when lookups answer at once', async () => {
+    const sim = await built(2);
     const [a] = sim.livePeers;
     for (let i = 0; i < 20_000; i++) a!.node.store.put(resourceId(`sip:r${i}@x`), [{ value: 'v', ttlMs: 600_000 }], sim.now);
     // The other node is gone: every hand-over lookup fails fast, and none may blow the stack.
