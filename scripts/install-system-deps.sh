@@ -2,6 +2,7 @@
 # Installs the Debian packages the tests use, only where missing, so a fresh machine of this kind
 # needs no manual step. Safe to run again. Needs root (as on these machines) or sudo.
 set -euo pipefail
+. "$(dirname "$0")/apt-install.sh"
 need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
@@ -15,10 +16,4 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 # baresip (baresip-core, no recommends: the real softphone, headless): test/live/baresip.test.ts.
 command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "installing system packages: ${need[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+apt_install "${need[@]}"
