@@ -11,7 +11,9 @@
 #
 # Environment (all optional):
 #   CASES="..."     cases to run, in order. Default: register call reinvite cancel noanswer busy message notfound
-#                   Others: register-auth register-auth-wrong (digest; need AUTH_PASS), unavailable
+#                   Others: register-auth register-auth-wrong (digest; need AUTH_PASS), unavailable,
+#                   deadphone (the callee's phone registered, then went silent: 408 after the
+#                   proxy's Timer B = 64*T1; give the nodes KADSIP_SIP_T1_MS=100 to keep it short)
 #   DOMAIN=D        the AoRs' domain (default: CALLER_NODE's IP, the domain every node on that IP serves)
 #   CALLER=NAME     calling user (default alice); CALLEE=NAME callee name prefix (default bob)
 #   TAG=T           suffix of the callee names (default: the runner's PID), so runs do not share AoRs
@@ -61,7 +63,7 @@ BASE_PORT="${BASE_PORT:-$((20000 + RANDOM % 30000))}"
 
 for c in $CASES; do
   case "$c" in
-    register|register-auth|register-auth-wrong|call|reinvite|cancel|noanswer|busy|message|notfound|unavailable) ;;
+    register|register-auth|register-auth-wrong|call|reinvite|cancel|noanswer|deadphone|busy|message|notfound|unavailable) ;;
     *) echo "run-calls.sh: unknown case $c" >&2; exit 2 ;;
   esac
 done
@@ -216,6 +218,22 @@ for c in $CASES; do
       ;;
     message)
       call_case message "MESSAGE out of dialog, 200 from the callee" uas-message.xml uac-message.xml
+      ;;
+    deadphone)
+      # Registered at a port where nothing listens any more: no provisional, so Timer B (64*T1) of
+      # the proxy's INVITE client transaction ends the branch and the caller gets 408.
+      take_ports
+      rc=0
+      user="$CALLEE-dead-$TAG"
+      register "$user" "$callee_node" "$port_a" deadphone.register-callee || rc="register callee: sipp exit $?"
+      if [ "$rc" = 0 ]; then
+        start=$(date +%s%N)
+        sipp_run deadphone.uac "$caller_node" uac-reject.xml "$port_b" 25 -s "$user" -key caller "$CALLER" -key domain "$DOMAIN" \
+          -key code 408 -key retry either || rc="sipp exit $?"
+        end=$(date +%s%N)
+      fi
+      unregister "$user" "$callee_node" "$port_a" deadphone.unregister-callee
+      report deadphone "callee's phone silent: 408 after Timer B, in $(( (${end:-0} - ${start:-0}) / 1000000 )) ms" "$rc" deadphone.register-callee deadphone.uac
       ;;
     notfound)
       reject_case notfound "callee registered nowhere: 404" "nobody-$TAG" 404 absent

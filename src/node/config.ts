@@ -45,6 +45,11 @@ export interface NodeConfig {
    * SIPp 3.6) answer only the first challenge and know only MD5: list MD5 first for them.
    */
   digestAlgorithms: ('SHA-256' | 'MD5')[];
+  /**
+   * SIP timer T1 in ms (RFC 3261 17.1.1.1: 500, "an estimate of the RTT"; it may be lowered where
+   * the RTT is known to be small). Timers A, B, E, F, G, H, J scale with it.
+   */
+  sipT1Ms: number;
   /** `client`: attaches to a peer and uses the overlay, but routes and stores nothing for others. */
   role: 'peer' | 'client';
   /** Run a STUN server here and advertise it (`stun=` in DHT-PeerID, draft-jiang); null: none. */
@@ -71,6 +76,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   usersFile: null,
   realm: null,
   digestAlgorithms: ['SHA-256', 'MD5'],
+  sipT1Ms: 500,
   role: 'peer',
   stun: null,
   turn: null,
@@ -93,6 +99,7 @@ export interface ConfigInput {
   usersFile?: string;
   realm?: string;
   digestAlgorithms?: string | string[];
+  sipT1Ms?: string | number;
   role?: string;
   stun?: string;
   turn?: string;
@@ -116,6 +123,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   usersFile: 'KADSIP_USERS_FILE',
   realm: 'KADSIP_REALM',
   digestAlgorithms: 'KADSIP_DIGEST_ALGORITHMS',
+  sipT1Ms: 'KADSIP_SIP_T1_MS',
   role: 'KADSIP_ROLE',
   stun: 'KADSIP_STUN',
   turn: 'KADSIP_TURN',
@@ -216,6 +224,11 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     for (const a of list) if (a !== 'SHA-256' && a !== 'MD5') throw new ConfigError(`digestAlgorithms: "${a}" is not SHA-256 or MD5`);
     if (list.length === 0) throw new ConfigError('digestAlgorithms: at least one of SHA-256, MD5');
     config.digestAlgorithms = [...new Set(list)] as NodeConfig['digestAlgorithms'];
+  }
+  if (merged.sipT1Ms !== undefined) {
+    const t1 = Number(merged.sipT1Ms);
+    if (!Number.isInteger(t1) || t1 < 50 || t1 > 5000) throw new ConfigError(`sipT1Ms: "${merged.sipT1Ms}" is not an integer 50-5000`);
+    config.sipT1Ms = t1;
   }
   if (merged.role !== undefined) {
     if (merged.role !== 'peer' && merged.role !== 'client') throw new ConfigError(`role: "${merged.role}" is not peer or client`);

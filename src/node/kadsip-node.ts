@@ -166,6 +166,7 @@ export class KadsipNode {
       send: transport.send,
       local: transport.local,
       clock: realClock,
+      timers: { T1: config.sipT1Ms },
       logger: logger.child({ component: 'transaction' }),
     });
     transport.onMessage(transactions.receive);

@@ -33,6 +33,8 @@ describe('node configuration', () => {
     expect(() => resolveConfig({ domain: 'bad_domain!' })).toThrow(/domain/);
     expect(() => resolveConfig({ logLevel: 'loud' })).toThrow(/logLevel/);
     expect(() => resolveConfig({ digestAlgorithms: 'SHA-512' })).toThrow(/digestAlgorithms/);
+    expect(() => resolveConfig({ sipT1Ms: '10' })).toThrow(/sipT1Ms/);
+    expect(resolveConfig({ sipT1Ms: '100' }).sipT1Ms).toBe(100);
     expect(resolveConfig({ digestAlgorithms: 'md5,sha-256' }).digestAlgorithms).toEqual(['MD5', 'SHA-256']);
     const dir = mkdtempSync(join(tmpdir(), 'kadsip-config-'));
     writeFileSync(join(dir, 'bad.json'), '{"listen": "127.0.0.1", "colour": "red"}');
