@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { realClock } from '../../src/common/real-clock.js';
+import { loopbackSipEndpoint } from '../helpers/sip-endpoint.js';
 import { createRequest, createResponse, getTopVia, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
-import { SipTransport, type Endpoint } from '../../src/sip/transport/index.js';
-import { TransactionLayer } from '../../src/sip/transaction/index.js';
+import type { Endpoint } from '../../src/sip/transport/index.js';
 import { StatefulProxy, type Target } from '../../src/proxy/index.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -10,12 +9,8 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function node() {
-  const transport = await SipTransport.listen({ host: '127.0.0.1', port: 0, protocols: ['udp', 'tcp'] });
-  const layer = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-  transport.onMessage(layer.receive);
-  cleanup.push(() => transport.close(), () => layer.close());
-  return { transport, layer };
+function node() {
+  return loopbackSipEndpoint(cleanup);
 }
 
 function until<T>(what: () => T | undefined, ms = 3000): Promise<T> {
