@@ -96,6 +96,7 @@ class Connection {
 }
 
 export class TcpChannel {
+  #port: number | undefined;
   readonly #server: net.Server;
   readonly #opts: TcpOptions;
   readonly #handlers: TcpHandlers;
@@ -130,9 +131,14 @@ export class TcpChannel {
     });
   }
 
+  /** The bound port, read once (server.address() is a system call, and every Via we write asks). */
   get port(): number {
-    const a = this.#server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    if (this.#port === undefined) {
+      const a = this.#server.address();
+      if (typeof a !== 'object' || a === null) return 0;
+      this.#port = a.port;
+    }
+    return this.#port;
   }
 
   get connectionCount(): number {

@@ -18,6 +18,7 @@ const UDP_SEND_BUFFER = 1024 * 1024;
 export class UdpChannel {
   readonly #socket: dgram.Socket;
   #closed = false;
+  #port: number | undefined;
 
   private constructor(socket: dgram.Socket) {
     this.#socket = socket;
@@ -46,8 +47,10 @@ export class UdpChannel {
     });
   }
 
+  /** The bound port, read once: socket.address() is a getsockname() system call, and every Via we write asks. */
   get port(): number {
-    return this.#socket.address().port;
+    this.#port ??= this.#socket.address().port;
+    return this.#port;
   }
 
   /** The bound socket, for a STUN client sharing it (its own 'message' listener picks out STUN). */
