@@ -172,6 +172,10 @@ export class StatefulProxy {
     if (this.#contexts.size >= this.#maxContexts) {
       return this.#reject(req, txn, 503, 'Service Unavailable', [['Retry-After', String(OVERLOAD_RETRY_AFTER_S)]]);
     }
+    // RFC 3261 16.2 / 17.2.1: a 100 Trying at once, rather than after 200 ms: finding the callee
+    // (an overlay lookup, DNS) and the next hop's answer can take longer than the caller's T1,
+    // and an INVITE retransmitted meanwhile is load for nothing.
+    if (req.method === 'INVITE') txn.respond(createResponse(req, 100, { reason: 'Trying' }));
     const ctx = new ResponseContext(this.#hooks, txn, req, receivedLoopHash(req));
     this.#contexts.add(ctx);
     this.#branchesOf.set(ctx, []);

@@ -30,15 +30,16 @@ describe('StatefulProxy: forwarding a request (16.3-16.7)', () => {
     expect(p.proxy.stats.contexts).toBe(0);
   });
 
-  it('absorbs 100 Trying from downstream (the server transaction sends its own)', async () => {
+  it('sends its own 100 Trying at once and absorbs the one from downstream', async () => {
     const p = setupProxy();
     p.deliver(uacRequest('INVITE'), UAC);
+    expect(p.responsesTo(UAC, 100)).toHaveLength(1); // before any lookup or forwarding (16.2, 17.2.1)
     await flush();
     const [inv] = p.sentTo(UAS1, 'INVITE');
     p.deliver(answer(inv!, 100), UAS1);
-    expect(p.responsesTo(UAC, 100)).toHaveLength(0);
     p.clock.advance(200);
-    expect(p.responsesTo(UAC, 100)).toHaveLength(1); // from our INVITE server transaction (17.2.1)
+    expect(p.responsesTo(UAC, 100)).toHaveLength(1); // the downstream 100 is not forwarded (16.7 step 3)
+    expect(p.responsesTo(UAC, 100)[0]!.headers.get('to')).not.toMatch(/tag=/);
   });
 
   it('adds Max-Forwards: 70 when absent', async () => {
@@ -198,7 +199,7 @@ describe('StatefulProxy: forwarding a request (16.3-16.7)', () => {
     expect(p.responsesTo(UAC).filter((r) => r.status >= 200).map((r) => r.status)).toEqual([408]);
 
     const q = setupProxy();
-    q.transport.failWith = new Error('unreachable');
+    q.transport.failRequestsWith = new Error('unreachable');
     q.deliver(uacRequest('INVITE'), UAC);
     await flush();
     q.clock.advance(1);

@@ -65,9 +65,10 @@ export function setupProxy(opts: Partial<Omit<ProxyOptions, 'transactions' | 'cl
       s.to.host === to.host && s.to.port === to.port && s.message.kind === 'request' && (method === undefined || s.message.method === method) ? [s.message] : [],
     );
   }
+  /** Responses sent to `to`: with `status` exactly those; without, all but 100 Trying (the proxy sends its own at once). */
   function responsesTo(to: Endpoint, status?: number): SipResponse[] {
     return transport.sent.flatMap((s) =>
-      s.to.host === to.host && s.to.port === to.port && s.message.kind === 'response' && (status === undefined || s.message.status === status) ? [s.message] : [],
+      s.to.host === to.host && s.to.port === to.port && s.message.kind === 'response' && (status === undefined ? s.message.status !== 100 : s.message.status === status) ? [s.message] : [],
     );
   }
   return { clock, transport, layer, proxy, resolver, deliver, sentTo, responsesTo };

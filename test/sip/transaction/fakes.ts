@@ -59,6 +59,8 @@ export class FakeTransport {
   readonly sent: Sent[] = [];
   /** When set, every send fails with this error (asynchronously, as SipTransport does). */
   failWith: Error | undefined;
+  /** When set, every request fails with this error (the next hop is unreachable; responses still go). */
+  failRequestsWith: Error | undefined;
 
   constructor(private readonly clock: FakeClock) {}
 
@@ -67,7 +69,7 @@ export class FakeTransport {
     const parsed = parseMessage(serializeMessage(message));
     if (!parsed.ok) throw new Error(`layer sent an unparseable message: ${parsed.error.reason}`);
     this.sent.push({ message: parsed.message, to, at: this.clock.now() });
-    const err = this.failWith;
+    const err = this.failWith ?? (message.kind === 'request' ? this.failRequestsWith : undefined);
     if (err && onError) queueMicrotask(() => onError(err));
   };
 
