@@ -12,12 +12,18 @@ const { values } = parseArgs({
     discoveries: { type: 'string', default: '5000' },
     wanted: { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
+    carrier: { type: 'string', default: 'find_value' },
     json: { type: 'boolean', default: false },
   },
 });
 const list = (text: string): number[] => text.split(',').map(Number);
 const nodesList = list(values.nodes);
 const fList = list(values.f);
+if (values.carrier !== 'find_value' && values.carrier !== 'find_node') {
+  process.stderr.write('bench:candidates: --carrier is find_value or find_node\n');
+  process.exit(2);
+}
+const carrier = values.carrier;
 const numbers = [...nodesList, ...fList, Number(values.discoveries), Number(values.seed), Number(values.wanted)];
 if (numbers.some((n) => !Number.isFinite(n))) {
   process.stderr.write('bench:candidates: every option takes numbers\n');
@@ -26,8 +32,8 @@ if (numbers.some((n) => !Number.isFinite(n))) {
 for (const nodes of nodesList) {
   for (const f of fList) {
     const started = performance.now();
-    const report = await runCandidateExperiment({ nodes, f, discoveries: Number(values.discoveries), seed: Number(values.seed), candidatesWanted: Number(values.wanted) });
+    const report = await runCandidateExperiment({ nodes, f, discoveries: Number(values.discoveries), seed: Number(values.seed), candidatesWanted: Number(values.wanted), carrier });
     const wall_s = Math.round((performance.now() - started) / 100) / 10;
-    process.stdout.write(JSON.stringify({ bench: 'candidates', ...report, wall_s, conditions: { k: 20, alpha: 3, carrier: 'FIND_VALUE', candidates_wanted: Number(values.wanted), node: process.version } }) + '\n');
+    process.stdout.write(JSON.stringify({ bench: 'candidates', ...report, wall_s, conditions: { k: 20, alpha: 3, candidates_wanted: Number(values.wanted), node: process.version } }) + '\n');
   }
 }

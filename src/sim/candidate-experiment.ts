@@ -14,6 +14,12 @@ export interface CandidateExperimentOptions {
   discoveries: number;
   seed: number;
   candidatesWanted: number;
+  /**
+   * The traffic the request for candidates rides on: FIND_VALUE (a call's lookup; it stops at the
+   * first value, so few peers answer) or FIND_NODE (maintenance: a bucket refresh asks until the k
+   * closest have answered).
+   */
+  carrier?: 'find_value' | 'find_node';
 }
 
 export interface CandidateReport {
@@ -29,6 +35,7 @@ export interface CandidateReport {
   /** Share of the willing nodes that were picked at least once. */
   used_ratio: number;
   seed: number;
+  carrier: 'find_value' | 'find_node';
 }
 
 export async function runCandidateExperiment(options: CandidateExperimentOptions): Promise<CandidateReport> {
@@ -43,6 +50,7 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
   await sim.build();
   await sim.publishRecords();
   const willing = sim.livePeers.filter((p) => p.contact.stun).length;
+  const carrier = options.carrier ?? 'find_value';
   const counts: number[] = [];
   const picks = new Map<string, number>();
   const records = sim.publishedRecords.filter((r) => r.stored);
@@ -56,14 +64,16 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
       for (let tries = 0; tries < 10 && record && asker?.node.store.has(record.key, sim.now); tries++) record = records[sim.rng.int(records.length)];
       if (!asker || !record || asker.node.store.has(record.key, sim.now)) return;
       started++;
-      asker.node.findValue(record.key, (result: LookupResult) => {
+      const done = (result: LookupResult): void => {
         finished++;
         // The asker itself, when willing, is never offered to itself; a local hit asks nobody.
         const received = (result.candidates ?? []).filter((c) => c.stun !== asker.contact.stun);
         counts.push(received.length);
         const chosen = chooseCandidate(received, sim.rng, result.candidateOffers);
         if (chosen) picks.set(chosen.stun, (picks.get(chosen.stun) ?? 0) + 1);
-      });
+      };
+      if (carrier === 'find_node') asker.node.findNode(sim.rng.bits(160), done);
+      else asker.node.findValue(record.key, done);
     });
   }
   const deadline = sim.now + 10 * 60_000;
@@ -84,5 +94,6 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
     load_spread: meanPicks === 0 ? 0 : round(maxPicks / meanPicks),
     used_ratio: willing === 0 ? 0 : round(picks.size / willing),
     seed: options.seed,
+    carrier,
   };
 }
