@@ -7,16 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface Row { nodes: number; f: number; success_ratio: number; candidates_mean: number; load_spread: number }
+interface Row { nodes: number; f: number; success_ratio: number; candidates_mean: number; load_spread: number; carrier?: string }
 
 const rows: Row[] = readFileSync(0, 'utf8').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Row)
-  .sort((a, b) => a.nodes - b.nodes || b.f - a.f);
+  .sort((a, b) => a.nodes - b.nodes || b.f - a.f || (a.carrier ?? '').localeCompare(b.carrier ?? ''));
 if (rows.length === 0) {
   process.stderr.write('chart-candidates: no bench:candidates lines on stdin\n');
   process.exit(2);
 }
 const pastry: Record<string, number> = { '0.1': 38, '0.02': 7 };
-const W = 720, H = 360, left = 60, right = 60, top = 40, bottom = 70;
+const W = Math.max(720, 110 * rows.length + 120), H = 380, left = 60, right = 60, top = 40, bottom = 90;
 const plotW = W - left - right, plotH = H - top - bottom;
 const maxC = Math.max(40, ...rows.map((r) => r.candidates_mean)) * 1.1;
 const slot = plotW / rows.length;
@@ -25,7 +25,7 @@ const ys = (v: number): number => top + plotH - v * plotH;
 const parts: string[] = [];
 parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`);
 parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">STUN/TURN candidate discovery piggybacked on FIND_VALUE (Kademlia, k = 20)</text>`);
+parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">STUN/TURN candidate discovery piggybacked on lookups (Kademlia, k = 20)</text>`);
 for (let v = 0; v <= maxC; v += 10) {
   parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
 }
@@ -42,7 +42,8 @@ rows.forEach((r, i) => {
   parts.push(`<circle cx="${x + w / 2}" cy="${ys(r.success_ratio)}" r="5" fill="#e67e22"/>`);
   parts.push(`<text x="${x + w / 2}" y="${top + plotH + 18}" text-anchor="middle">f = ${r.f * 100} %</text>`);
   parts.push(`<text x="${x + w / 2}" y="${top + plotH + 34}" text-anchor="middle">${r.nodes.toLocaleString('en')} nodes</text>`);
-  parts.push(`<text x="${x + w / 2}" y="${top + plotH + 50}" text-anchor="middle" fill="#555">spread ${r.load_spread.toFixed(1)}x</text>`);
+  parts.push(`<text x="${x + w / 2}" y="${top + plotH + 50}" text-anchor="middle">${(r.carrier ?? 'find_value').toUpperCase()}</text>`);
+  parts.push(`<text x="${x + w / 2}" y="${top + plotH + 66}" text-anchor="middle" fill="#555">spread ${r.load_spread.toFixed(1)}x</text>`);
 });
 parts.push(`<line x1="${left}" x2="${left + 24}" y1="${H - 8}" y2="${H - 8}" stroke="#c0392b" stroke-dasharray="4 3"/><text x="${left + 30}" y="${H - 4}">draft-jiang's Pastry estimate</text>`);
 parts.push('</svg>');
