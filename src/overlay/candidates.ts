@@ -88,8 +88,9 @@ export class CandidateTable {
  * (draft-jiang 3.3.1: "choose the candidates randomly" to spread the load). With `offers` (how many
  * answers named each one, by IP) the draw is weighted by 1/offers: every peer offers a random few
  * of the candidates in its routing table, so a candidate many answers name sits in many tables and
- * is offered to many askers; without the weight such well-known candidates carry several times the
- * mean load (the simulator measured 8x at f = 10 % among 10,000 nodes).
+ * is offered to many askers. Measured (docs/BENCHMARKS.md): it evens the load among 1,000 nodes
+ * (3.4x -> 3.1x at f = 10 %) but not among 10,000 with FIND_VALUE lookups (8.4x without, 10x with,
+ * one seed each); load figures advertised by the candidates are the better cure, not built yet.
  */
 export function chooseCandidate(candidates: readonly Candidate[], random: Random, offers?: ReadonlyMap<string, number>): Candidate | undefined {
   if (candidates.length === 0) return undefined;
