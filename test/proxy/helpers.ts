@@ -1,9 +1,8 @@
 /** A proxy on the real TransactionLayer over the recording fake transport and the fake clock. */
 import { createRequest, createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
-import { TransactionLayer } from '../../src/sip/transaction/index.js';
 import { stampReceived, type Endpoint } from '../../src/sip/transport/index.js';
 import { StatefulProxy, type ProxyOptions, type Target, type TargetResolver } from '../../src/proxy/index.js';
-import { FakeClock, FakeTransport, TIMERS } from '../sip/transaction/fakes.js';
+import { setup, TIMERS } from '../sip/transaction/fakes.js';
 
 export const T1 = TIMERS.T1;
 export const C = TIMERS.C;
@@ -34,16 +33,8 @@ export async function flush(): Promise<void> {
 }
 
 export function setupProxy(opts: Partial<Omit<ProxyOptions, 'transactions' | 'clock'>> = {}) {
-  const clock = new FakeClock();
-  const transport = new FakeTransport(clock);
-  let n = 0;
-  const layer = new TransactionLayer({
-    send: transport.send,
-    local: transport.local,
-    clock,
-    timers: TIMERS,
-    random: () => `p${(n++).toString(16).padStart(15, '0')}`,
-  });
+  // Proxy branches start with 'p', so they are told apart from the test's own.
+  const { clock, transport, layer } = setup({ branchPrefix: 'p' });
   const resolver = (opts.resolver as FakeResolver | undefined) ?? new FakeResolver();
   const proxy = new StatefulProxy({
     transactions: layer,

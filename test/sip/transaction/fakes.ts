@@ -90,7 +90,9 @@ export class FakeTransport {
 
 export const TIMERS: Required<TimerValues> = { T1: 500, T2: 4000, T4: 5000, D: 32_000, C: 180_000 };
 
-export function setup(extra: { maxTransactions?: number } = {}) {
+/** A layer over the fake transport and clock; branches are a counter, after `branchPrefix` when given. */
+export function setup(extra: { maxTransactions?: number; branchPrefix?: string } = {}) {
+  const { branchPrefix = '', ...options } = extra;
   const clock = new FakeClock();
   const transport = new FakeTransport(clock);
   let n = 0;
@@ -99,8 +101,8 @@ export function setup(extra: { maxTransactions?: number } = {}) {
     local: transport.local,
     clock,
     timers: TIMERS,
-    random: () => `${(n++).toString(16).padStart(16, '0')}`,
-    ...extra,
+    random: () => `${branchPrefix}${(n++).toString(16).padStart(16 - branchPrefix.length, '0')}`,
+    ...options,
   });
   return { clock, transport, layer };
 }
