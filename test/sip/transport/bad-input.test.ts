@@ -1,23 +1,13 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createResponse, type SipResponse } from '../../../src/sip/message/index.js';
 import { pino } from 'pino';
 import { SipTransport, type Logger } from '../../../src/sip/transport/index.js';
-import { RawTcp, RawUdp, listen, nextMessage, options, until, viaFor, wire } from './helpers.js';
+import { closedAfterEach, RawTcp, RawUdp, listen, nextMessage, options, until, viaFor, wire } from './helpers.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-async function transport(extra: Parameters<typeof listen>[0] = {}): Promise<SipTransport> {
-  const t = await listen(extra);
-  open.push(t);
-  return t;
-}
+const { track, transport } = closedAfterEach();
 async function rawUdp(): Promise<RawUdp> {
-  const r = await RawUdp.open();
-  open.push(r);
-  return r;
+  return track(await RawUdp.open());
 }
 
 /** A transport that answers every OPTIONS with 200, like a live node. */

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import net from 'node:net';
 import {
   createResponse,
@@ -9,17 +9,9 @@ import {
   type SipResponse,
 } from '../../../src/sip/message/index.js';
 import { MTU_LIMIT, SipTransport, type Endpoint } from '../../../src/sip/transport/index.js';
-import { HOST, RawTcp, RawUdp, listen, nextMessage, options, until, viaFor, wire } from './helpers.js';
+import { closedAfterEach, HOST, RawTcp, RawUdp, listen, nextMessage, options, until, viaFor, wire } from './helpers.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
-async function transport(extra: Parameters<typeof listen>[0] = {}): Promise<SipTransport> {
-  const t = await listen(extra);
-  open.push(t);
-  return t;
-}
+const { track, transport } = closedAfterEach();
 
 describe('SipTransport: listening', () => {
   it('binds a real ephemeral port, shared by UDP and TCP, and reports it', async () => {
@@ -99,7 +91,7 @@ describe('SipTransport: Via rules', () => {
   it('adds received when the sent-by host is not the source IP (18.2.1), touching nothing else', async () => {
     const t = await transport();
     const raw = await RawUdp.open();
-    open.push(raw);
+    track(raw);
     const req = options('SIP/2.0/UDP 192.0.2.1:5099;branch=z9hG4bKabc, SIP/2.0/UDP second.example.com;branch=z9hG4bKdef');
     req.headers.append('Via', 'SIP/2.0/TCP third.example.com;branch=z9hG4bKghi');
     const got = nextMessage(t);
@@ -114,7 +106,7 @@ describe('SipTransport: Via rules', () => {
   it('leaves the Via alone when sent-by is the source IP and there is no rport', async () => {
     const t = await transport();
     const raw = await RawUdp.open();
-    open.push(raw);
+    track(raw);
     const via = `SIP/2.0/UDP 127.0.0.1:${raw.port};branch=z9hG4bKsame`;
     const got = nextMessage(t);
     await raw.send(wire(options(via)), t.local('udp'));
@@ -124,7 +116,7 @@ describe('SipTransport: Via rules', () => {
   it('drops responses whose top Via sent-by is not ours (18.1.2)', async () => {
     const t = await transport();
     const raw = await RawUdp.open();
-    open.push(raw);
+    track(raw);
     const onMessage = vi.fn();
     t.onMessage(onMessage);
     const foreign = createResponse(options('SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx'), 200);

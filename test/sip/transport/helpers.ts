@@ -1,5 +1,6 @@
 /** Raw sockets and message builders for the live-socket transport tests (127.0.0.1, ephemeral ports). */
 import dgram from 'node:dgram';
+import { afterEach } from 'vitest';
 import net from 'node:net';
 import {
   createRequest,
@@ -11,6 +12,25 @@ import {
 import { SipTransport, type Endpoint, type InboundMessage, type ListenOptions } from '../../../src/sip/transport/index.js';
 
 export const HOST = '127.0.0.1';
+
+/**
+ * For a test file: `track` keeps anything with close() until the end of each test, and
+ * `transport` is listen() whose transport is tracked so.
+ */
+export function closedAfterEach(): {
+  track: <T extends { close(): Promise<void> }>(t: T) => T;
+  transport: (extra?: Partial<ListenOptions>) => Promise<SipTransport>;
+} {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+  const track = <T extends { close(): Promise<void> }>(t: T): T => {
+    open.push(t);
+    return t;
+  };
+  return { track, transport: async (extra = {}) => track(await listen(extra)) };
+}
 
 export async function listen(extra: Partial<ListenOptions> = {}): Promise<SipTransport> {
   return SipTransport.listen({ host: HOST, port: 0, protocols: ['udp', 'tcp'], ...extra });
