@@ -16,4 +16,7 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 # baresip (baresip-core, no recommends: the real softphone, headless): test/live/baresip.test.ts.
 command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
+# coturn (turnserver, run in the foreground with flags only, not as the system service):
+# test/live/turn.test.ts relays a NATed phone's media through it, beside a `--turn` node.
+command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need+=(coturn)
 apt_install "${need[@]}"
