@@ -3,11 +3,11 @@
  * one-shot client (src/node/lookup-client.ts). Prints what it found, the rounds (hops) and the
  * time; exit 0 found, 1 not found, 2 error.
  */
-import { ConfigError, parseHostPort } from '../node/config.js';
 import { lookupThrough } from '../node/lookup-client.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
 import { resourceId } from '../overlay/peer-id.js';
 import { canonicalAor, parseUri } from '../sip/message/index.js';
+import { addressFlag, failer } from './flags.js';
 
 export interface LookupFlags {
   via: string;
@@ -28,19 +28,11 @@ export function parseLookupTarget(text: string): Target | string {
 }
 
 export async function runLookup(text: string, flags: LookupFlags): Promise<number> {
-  const fail = (message: string): number => {
-    process.stderr.write(`kadsip lookup: ${message}\n`);
-    return 2;
-  };
+  const fail = failer('lookup');
   const target = parseLookupTarget(text);
   if (typeof target === 'string') return fail(target);
-  let via;
-  try {
-    via = parseHostPort(flags.via, 'via', 5060);
-  } catch (e) {
-    if (e instanceof ConfigError) return fail(e.message);
-    throw e;
-  }
+  const via = addressFlag(flags.via, 'via', 5060);
+  if (typeof via === 'string') return fail(via);
   const timeoutS = Number(flags.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) return fail(`--timeout "${flags.timeout}" is not a positive number`);
 

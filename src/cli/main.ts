@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `kadsip` command. `kadsip start` runs a node (alone: a one-node overlay on 127.0.0.1:5060);
- * `kadsip lookup` asks the overlay through a running node. Flags win over KADSIP_* environment
+ * `kadsip lookup` asks the overlay through a running node; `kadsip candidates` lists the STUN/TURN
+ * servers a running node learned from the overlay. Flags win over KADSIP_* environment
  * variables, which win over the --config file, which wins over the defaults (src/node/config.ts).
  */
 import { Command, Option } from 'commander';
+import { runCandidates } from './candidates-command.js';
 import { runLookup } from './lookup-command.js';
 import { runStart } from './start-command.js';
 
@@ -46,6 +48,17 @@ program
   .option('--json', 'print one JSON line')
   .action(async (target: string, options) => {
     process.exitCode = await runLookup(target, options);
+  });
+
+program
+  .command('candidates')
+  .description('the STUN/TURN servers a running node learned from the overlay (its /status); exit 0 some, 1 none, 2 error')
+  .requiredOption('--http <ip:port>', "the node's --http address")
+  .option('--turn', 'print only the TURN addresses, one per line')
+  .option('--json', 'print the list as JSON')
+  .option('--timeout <seconds>', 'give up after this long', '5')
+  .action(async (options) => {
+    process.exitCode = await runCandidates(options);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

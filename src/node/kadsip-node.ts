@@ -219,7 +219,10 @@ export class KadsipNode {
       role: this.config.role,
       behindNat: this.behindNat,
       ...(this.self.stun ? { stun: this.self.stun } : {}),
+      ...(this.self.turn ? { turn: this.self.turn } : {}),
       candidates: this.overlay.discoveredCandidates().length,
+      // What a NATed user configures the phone with: the STUN/TURN servers the overlay offered.
+      discoveredCandidates: this.overlay.discoveredCandidates(),
       overlay: this.config.overlay,
       state: this.overlay.state,
       contacts: rt.size,
