@@ -24,6 +24,8 @@ interface ResolvedTarget {
   /** Undefined: the next hop comes from the Route set. */
   readonly destination: Endpoint | undefined;
   readonly q: number;
+  /** Target.failover, when the resolver gave one. */
+  readonly failover?: readonly Endpoint[];
 }
 
 export type { ResolvedTarget };
@@ -56,7 +58,8 @@ export async function findTargets(pre: SipRequest, deps: TargetDeps): Promise<Re
       deps.log.warn({ uri: t.uri }, 'resolver gave an unparseable target URI: skipped');
       continue;
     }
-    out.push({ uri: uri.value, destination: t.destination, q: typeof t.q === 'number' && Number.isFinite(t.q) ? t.q : 1 });
+    const q = typeof t.q === 'number' && Number.isFinite(t.q) ? t.q : 1;
+    out.push({ uri: uri.value, destination: t.destination, q, ...(t.failover !== undefined ? { failover: t.failover } : {}) });
   }
   // A stable sort keeps the resolver's order among equal q.
   return out.sort((a, b) => b.q - a.q).slice(0, deps.maxBranches);
@@ -131,7 +134,9 @@ export async function planBranches(
       deps.log.debug({ uri: pre.uriRaw }, 'no next hop for target: skipped');
       continue;
     }
-    plans.push({ request: built.request, destination });
+    // A Route decides the next hop itself: the resolver's other addresses are not for it.
+    const failover = built.hop === undefined ? t.failover : undefined;
+    plans.push({ request: built.request, destination, ...(failover !== undefined ? { failover } : {}) });
   }
   return plans;
 }

@@ -17,6 +17,14 @@ export interface Target {
   readonly destination: Endpoint;
   /** Contact q-value; with more targets than branches allowed the highest are kept. */
   readonly q?: number;
+  /**
+   * Further addresses of the same server set, in the order to try them (RFC 3263 4.3: the SRV/A
+   * records after the first). The branch moves to the next one when the current one fails: a
+   * transport error, a timeout, a 503, or, for an INVITE, no response at all within 4*T1 (a live
+   * next hop answers an INVITE within 200 ms, RFC 3261 17.2.1). Present, even empty, marks a
+   * located server set: when every address failed, the branch ends with 480 and Retry-After.
+   */
+  readonly failover?: readonly Endpoint[];
 }
 
 /** A failure the resolver wants answered as is, e.g. 480/503 with Retry-After (overlay unreachable), 604. */
