@@ -137,6 +137,8 @@ export class KadsipNode {
       ),
       resolver: location,
       supportedExtensions: ['dht'],
+      // The proxy's T1 scales its 9.1 wait and how soon it leaves a silent address of a server set.
+      timers: { T1: config.sipT1Ms },
       logger: log.child({ component: 'proxy' }),
     });
     transactions.onRequest((request, txn) => {

@@ -6,8 +6,10 @@
  *   registrar first (the callee's phone is registered here), then in the overlay by FIND_VALUE,
  *   with a short positive and negative cache. A hit in the overlay names the callee's own peer,
  *   and the request goes there with its Request-URI unchanged; that peer finds the phone.
- * - Any other domain goes through RFC 3263 (NAPTR, SRV, A/AAAA).
- * Nothing found: 404. The overlay not answering: 480 with Retry-After, within seconds, never a hang.
+ * - Any other domain goes through RFC 3263 (NAPTR, SRV, A/AAAA): one target, its addresses tried
+ *   in turn (resolveByDns).
+ * Nothing found: 404. The overlay, or every address of a domain's servers, not answering: 480 with
+ * Retry-After, within seconds, never a hang.
  */
 import type { Clock } from '../common/clock.js';
 import { splitAddress } from '../dsip/index.js';
@@ -91,11 +93,27 @@ export class LocationService implements TargetResolver {
     this.cache.delete(aor);
   }
 
+  /**
+   * RFC 3263: the addresses of the domain's SIP servers, as ONE target (the Request-URI, unchanged)
+   * whose addresses the proxy tries one after the other (4.3: the next on a timeout, a transport
+   * error or a 503), not as parallel forks: they are replicas of one server, not several callees.
+   * Every address failing gives 480 with Retry-After (src/proxy/context.ts).
+   *
+   * DNS says the domain has no SIP server at all (NXDOMAIN, or NODATA all the way down): [] and so
+   * 404 Not Found. RFC 3263 section 4 leaves the answer to the element; a negative DNS answer is
+   * authoritative, not a transient fault, so 503 (which tells the caller "this proxy cannot serve
+   * you now, try elsewhere or later": RFC 3261 21.5.4) or 480 would invite pointless retries, and
+   * 604 would claim knowledge of every domain. RFC 3261 21.4.4: 404 also covers a Request-URI domain
+   * the recipient does not handle. A DNS failure (SERVFAIL, timeout, refused) is transient: 503
+   * with Retry-After.
+   */
   private async resolveByDns(uri: SipUri): Promise<Target[] | ResolveFailure> {
     try {
-      const targets = await this.options.dns.resolve(uri);
-      const text = serializeUri(uri);
-      return targets.map((t) => ({ uri: text, destination: { protocol: t.protocol, host: t.host, port: t.port } }));
+      const [first, ...rest] = (await this.options.dns.resolve(uri)).map(
+        (t): Endpoint => ({ protocol: t.protocol, host: t.host, port: t.port }),
+      );
+      if (first === undefined) return [];
+      return [{ uri: serializeUri(uri), destination: first, failover: rest }];
     } catch (e) {
       if (e instanceof Rfc3263Error) {
         return e.code === 'unsupported-scheme' ? { status: 416, reason: 'Unsupported URI Scheme' } : { status: 503, reason: 'Service Unavailable', retryAfterS: 30 };
