@@ -146,7 +146,7 @@ call_case() {
   register "$user" "$callee_node" "$callee_port" "$name.register-callee" || rc="register callee: sipp exit $?"
   if [ "$rc" = 0 ]; then register "$CALLER" "$caller_node" "$caller_port" "$name.register-caller" || rc="register caller: sipp exit $?"; fi
   if [ "$rc" = 0 ]; then
-    local uas_args=(-s "$user" -key vias "$(vias_for "$caller_port")" -key rr "$rr" -key maxfwd "$maxfwd")
+    local uas_args=(-s "$user" -key vias "$(vias_for "$caller_port")" -key rr "$rr" -key maxfwd "$maxfwd" -key ruri "sip:$user@$LOCAL_IP:$callee_port")
     [ "$uas" = uas-message.xml ] && uas_args=(-s "$user" -key vias "$(vias_for "$caller_port")" -key maxfwd "$maxfwd")
     sipp_run "$name.uas" "" "$uas" "$callee_port" 30 "${uas_args[@]}" &
     uas_pid=$!

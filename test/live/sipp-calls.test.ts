@@ -174,7 +174,7 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
     // The called phone expecting one hop too many in Record-Route must fail (and so must the caller).
     const reg = await sipp('register.xml', ports + 2, ['-s', 'neg-rr', '-key', 'domain', '127.0.0.1', '-key', 'expires', '300'], addr(one));
     expect(reg.code).toBe(0);
-    const uas = sipp('uas-answer.xml', ports + 2, ['-s', 'neg-rr', '-key', 'vias', `127.0.0.1:${one.sipPort}|127.0.0.1:${ports}|||`, '-key', 'rr', `<sip:127.0.0.1:1;lr>|<sip:127.0.0.1:${one.sipPort};lr>||`, '-key', 'maxfwd', '69'], undefined, 5);
+    const uas = sipp('uas-answer.xml', ports + 2, ['-s', 'neg-rr', '-key', 'vias', `127.0.0.1:${one.sipPort}|127.0.0.1:${ports}|||`, '-key', 'rr', `<sip:127.0.0.1:1;lr>|<sip:127.0.0.1:${one.sipPort};lr>||`, '-key', 'maxfwd', '69', '-key', 'ruri', `sip:neg-rr@127.0.0.1:${ports + 2}`], undefined, 5);
     await new Promise((r) => setTimeout(r, 300));
     const uac = await sipp('uac-call.xml', ports, ['-s', 'neg-rr', '-key', 'caller', 'alice', '-key', 'domain', '127.0.0.1', '-key', 'contact', `sip:neg-rr@127.0.0.1:${ports + 2}`, '-key', 'rr', `<sip:127.0.0.1:${one.sipPort};lr>|||`], addr(one), 5);
     const uasResult = await uas;
