@@ -5,7 +5,10 @@
  * contacts of the routing table whose DHT-PeerID advertised `stun=`, read when asked, so a
  * candidate that stops answering leaves the table with its contact. Next come this peer itself
  * when it is willing, then its associated clients that are willing (bounded). Priority follows
- * that order; within one priority the choice is random, to spread the load.
+ * that order. Within one priority the draw is random but weighted towards the less loaded, by the
+ * load figures the candidates advertised (src/common/load.ts): figures are as stale as the last
+ * message heard from each candidate, so a plain "least loaded first" would send every asker that
+ * read the same old figures to the same server; a weighted draw keeps them apart.
  */
 import type { Contact } from './contact.js';
 import type { Candidate } from './messages.js';
@@ -30,8 +33,9 @@ export function candidateIp(address: string): string {
 export class CandidateTable {
   private readonly clients = new Map<string, Candidate>();
 
+  /** `self`: this peer's own entry when it is willing (read when needed: its load changes). */
   constructor(
-    private readonly self: Candidate | null,
+    private readonly self: () => Candidate | null,
     private readonly random: Random,
   ) {}
 
@@ -43,7 +47,7 @@ export class CandidateTable {
       return;
     }
     if (!this.clients.has(ip) && this.clients.size >= MAX_CLIENTS) return;
-    this.clients.set(ip, { stun: contact.stun, ...(contact.turn ? { turn: contact.turn } : {}), role: 'client', priority: PRIORITY_CLIENT });
+    this.clients.set(ip, candidateOf(contact, 'client', PRIORITY_CLIENT));
   }
 
   forgetClient(address: string): void {
@@ -51,8 +55,8 @@ export class CandidateTable {
   }
 
   /**
-   * Adds to `already` up to `wanted` candidates in all, unique by IP, best priority first and
-   * random among equals (draft-jiang 4.2 steps 3-7). `asker` is never offered to itself.
+   * Adds to `already` up to `wanted` candidates in all, unique by IP, best priority first and,
+   * among equals, drawn by sampleByLoad (draft-jiang 4.2 steps 3-7). `asker` is never offered to itself.
    */
   fill(wanted: number, already: readonly Candidate[], routingState: Iterable<Contact>, asker?: string): Candidate[] {
     const set = already.slice(0, MAX_CANDIDATES);
@@ -61,11 +65,8 @@ export class CandidateTable {
     const taken = new Set(set.map((c) => candidateIp(c.stun)));
     if (asker !== undefined) taken.add(candidateIp(asker));
     const add = (pool: Candidate[]): void => {
-      // Partial Fisher-Yates: a uniformly random order, drawn only as far as needed.
-      for (let i = 0; i < pool.length && set.length < goal; i++) {
-        const j = i + this.random.int(pool.length - i);
-        [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-        const candidate = pool[i]!;
+      for (const candidate of sampleByLoad(pool, this.random)) {
+        if (set.length >= goal) return;
         const ip = candidateIp(candidate.stun);
         if (taken.has(ip)) continue;
         taken.add(ip);
@@ -74,34 +75,75 @@ export class CandidateTable {
     };
     const fromRouting: Candidate[] = [];
     for (const contact of routingState) {
-      if (contact.stun) fromRouting.push({ stun: contact.stun, ...(contact.turn ? { turn: contact.turn } : {}), role: 'peer', priority: PRIORITY_ROUTING_STATE });
+      if (contact.stun) fromRouting.push(candidateOf(contact, 'peer', PRIORITY_ROUTING_STATE));
     }
     add(fromRouting);
-    if (this.self) add([this.self]);
+    const self = this.self();
+    if (self) add([self]);
     add([...this.clients.values()]);
     return set;
   }
 }
 
+/** The candidate entry for a willing contact (its `stun=`, `turn=` and `load=`). */
+export function candidateOf(contact: Contact, role: Candidate['role'], priority: number): Candidate {
+  return {
+    stun: contact.stun!,
+    ...(contact.turn ? { turn: contact.turn } : {}),
+    role,
+    priority,
+    ...(contact.load !== undefined ? { load: contact.load } : {}),
+  };
+}
+
 /**
- * Picks the candidate to use from a received set: the best priority, at random among equals
- * (draft-jiang 3.3.1: "choose the candidates randomly" to spread the load). With `offers` (how many
- * answers named each one, by IP) the draw is weighted by 1/offers: every peer offers a random few
- * of the candidates in its routing table, so a candidate many answers name sits in many tables and
- * is offered to many askers. Measured (docs/BENCHMARKS.md): it evens the load among 1,000 nodes
- * (3.4x -> 3.1x at f = 10 %) but not among 10,000 with FIND_VALUE lookups (8.4x without, 10x with,
- * one seed each); load figures advertised by the candidates are the better cure, not built yet.
+ * The pool in a random order where a candidate comes early with weight 1 / (1 + load): weighted
+ * sampling without replacement (Efraimidis and Spirakis, 2006: sort by u^(1/w), u uniform). A
+ * candidate that advertised no figure counts as the mean of those that did (an implementation that
+ * does not write `load=` is neither shunned nor swamped). Equal figures: a uniformly random order.
  */
-export function chooseCandidate(candidates: readonly Candidate[], random: Random, offers?: ReadonlyMap<string, number>): Candidate | undefined {
-  if (candidates.length === 0) return undefined;
+export function sampleByLoad(pool: readonly Candidate[], random: Random): Candidate[] {
+  if (pool.length <= 1) return [...pool];
+  const known = pool.filter((c) => c.load !== undefined);
+  const unknown = known.length === 0 ? 0 : known.reduce((a, c) => a + c.load!, 0) / known.length;
+  const keyed = pool.map((c) => ({ c, key: Math.log(1 - random.next()) * (1 + (c.load ?? unknown)) }));
+  keyed.sort((a, b) => b.key - a.key);
+  return keyed.map((k) => k.c);
+}
+
+/**
+ * The candidates worth asking for their current load before choosing (a KADSIP-LOAD query, STUN
+ * Binding with the attribute, src/nat/stun): up to `n` of the best priority, drawn by sampleByLoad.
+ */
+export function probeOrder(candidates: readonly Candidate[], random: Random, n: number): Candidate[] {
+  if (candidates.length === 0) return [];
   const best = Math.min(...candidates.map((c) => c.priority));
-  const top = candidates.filter((c) => c.priority === best);
-  if (!offers) return top[random.int(top.length)];
-  const weights = top.map((c) => 1 / Math.max(1, offers.get(candidateIp(c.stun)) ?? 1));
-  let pick = random.next() * weights.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < top.length; i++) {
-    pick -= weights[i]!;
-    if (pick < 0) return top[i];
+  return sampleByLoad(candidates.filter((c) => c.priority === best), random).slice(0, n);
+}
+
+/** The least loaded of `candidates` (figures fresh from probes, or as advertised); ties at random. */
+export function leastLoaded(candidates: readonly Candidate[], random: Random): Candidate | undefined {
+  let chosen: Candidate | undefined;
+  let ties = 0;
+  for (const c of candidates) {
+    const load = c.load ?? Infinity;
+    const best = chosen?.load ?? Infinity;
+    if (chosen === undefined || load < best) {
+      chosen = c;
+      ties = 1;
+    } else if (load === best && random.int(++ties) === 0) {
+      chosen = c;
+    }
   }
-  return top[top.length - 1];
+  return chosen;
+}
+
+/**
+ * Picks the candidate to use from a received set without asking anyone: the less loaded of two
+ * drawn from the best priority by their advertised figures ("power of two choices", Mitzenmacher
+ * 2001: two random choices already cut the busiest server's load from log n / log log n to
+ * log log n, and they herd less on stale figures than "least loaded of all" would).
+ */
+export function chooseCandidate(candidates: readonly Candidate[], random: Random): Candidate | undefined {
+  return leastLoaded(probeOrder(candidates, random, 2), random);
 }

@@ -11,6 +11,11 @@ export interface Contact {
   readonly stun?: string;
   /** Where this peer (or a TURN server beside it) relays, when willing (DHT-PeerID `turn=`). */
   readonly turn?: string;
+  /**
+   * The STUN/TURN load figure it advertised last (DHT-PeerID `load=`; src/common/load.ts): distinct
+   * clients its service answered in the last 5 minutes. Only as fresh as the last message heard.
+   */
+  readonly load?: number;
 }
 
 /** Where to send a request when the peer's ID is not known yet (a bootstrap address). */

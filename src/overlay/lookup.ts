@@ -32,8 +32,6 @@ export interface LookupResult {
   readonly valueFrom?: Contact;
   /** STUN/TURN candidates the answers carried (unique by IP), when the node asked for them. */
   readonly candidates?: Candidate[];
-  /** How many answers offered each candidate, by IP: a measure of how widely it is known. */
-  readonly candidateOffers?: ReadonlyMap<string, number>;
   /** Sequential waves of RPCs until the value arrived, or until the k closest had answered. */
   readonly rounds: number;
   readonly rpcs: number;
@@ -54,7 +52,6 @@ export class Lookup {
   private failures = 0;
   private found?: { bindings: Binding[]; from: Contact; round: number };
   private readonly candidates = new Map<string, Candidate>();
-  private readonly offers = new Map<string, number>();
 
   constructor(
     readonly target: NodeId,
@@ -108,8 +105,10 @@ export class Lookup {
     if (!entry) return;
     for (const candidate of response.candidates ?? []) {
       const ip = candidateIp(candidate.stun);
-      if (!this.candidates.has(ip) && this.candidates.size < MAX_CANDIDATES * 4) this.candidates.set(ip, candidate);
-      if (this.candidates.has(ip)) this.offers.set(ip, (this.offers.get(ip) ?? 0) + 1);
+      const had = this.candidates.get(ip);
+      // Offered twice with different figures (each peer heard it at another time): keep the higher,
+      // so an old low figure does not make it look idler than anyone has seen it lately.
+      if (had ? (candidate.load ?? -1) > (had.load ?? -1) : this.candidates.size < MAX_CANDIDATES * 4) this.candidates.set(ip, candidate);
     }
     if (response.kind === 'error') {
       entry.state = 'failed';
@@ -165,7 +164,7 @@ export class Lookup {
       closest,
       rpcs: this.rpcs,
       failures: this.failures,
-      ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()], candidateOffers: this.offers } : {}),
+      ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()] } : {}),
     };
     if (this.found) {
       return { ...base, bindings: this.found.bindings, valueFrom: this.found.from, rounds: this.found.round };

@@ -50,6 +50,8 @@ export interface Candidate {
   readonly turn?: string;
   readonly role: 'peer' | 'client';
   readonly priority: number;
+  /** Its load figure as the offering peer last heard it (DHT-Candidate `load=`); absent: unknown. */
+  readonly load?: number;
 }
 
 /** Candidates travel on any answer (iterative) or in the request and back (recursive). */

@@ -4,9 +4,10 @@
  * (src/sim) run this same class.
  */
 import type { Clock, TimerHandle } from '../common/clock.js';
+import { MAX_LOAD } from '../common/load.js';
 import { DEFAULT_CONFIG, type OverlayConfig } from './constants.js';
 import type { Contact, PeerAddress } from './contact.js';
-import { CandidateTable, candidateIp, MAX_CANDIDATES, PRIORITY_SELF } from './candidates.js';
+import { CandidateTable, candidateIp, candidateOf, MAX_CANDIDATES, PRIORITY_SELF } from './candidates.js';
 import { bucketIndex, randomIdInBucket, type NodeId } from './id.js';
 import { Lookup, type LookupKind, type LookupResult } from './lookup.js';
 import type { Binding, Candidate, OverlayRequest, OverlayResponse, RequestEnvelope, RoutingMode, RpcResult } from './messages.js';
@@ -42,6 +43,11 @@ export interface OverlayNodeOptions {
   random: Random;
   config?: Partial<OverlayConfig>;
   onEvent?: (event: OverlayEvent) => void;
+  /**
+   * This node's current STUN/TURN load figure (src/common/load.ts), read whenever it describes
+   * itself; only a willing node (self.stun) advertises one.
+   */
+  load?: () => number;
 }
 
 export interface PublishResult {
@@ -62,7 +68,10 @@ interface Publication {
 }
 
 export class OverlayNode implements RequestHandler {
-  readonly self: Contact;
+  /** Who this node is, without a load figure; `self` adds the current one. */
+  private readonly base: Contact;
+  private readonly load?: () => number;
+  private lastSelf: Contact;
   readonly config: OverlayConfig;
   readonly routingTable: RoutingTable;
   readonly store: RecordStore;
@@ -82,23 +91,31 @@ export class OverlayNode implements RequestHandler {
   private readonly discovered = new Map<string, Candidate>();
 
   constructor(options: OverlayNodeOptions) {
-    this.self = options.self;
+    this.base = options.self;
+    this.lastSelf = options.self;
+    if (options.self.stun && options.load) this.load = options.load;
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     this.transport = options.transport;
     this.clock = options.clock;
     this.random = options.random;
     this.onEvent = options.onEvent ?? (() => {});
     this.routingTable = new RoutingTable(this.self.id, this.config.k, this.config.replacementCacheSize, this.clock.now());
-    this.candidates = new CandidateTable(
-      this.self.stun ? { stun: this.self.stun, ...(this.self.turn ? { turn: this.self.turn } : {}), role: this.config.role, priority: PRIORITY_SELF } : null,
-      this.random,
-    );
+    this.candidates = new CandidateTable(() => (this.base.stun ? candidateOf(this.self, this.config.role, PRIORITY_SELF) : null), this.random);
     this.store = new RecordStore({
       maxRecords: this.config.maxRecords,
       maxBindingsPerRecord: this.config.maxBindingsPerRecord,
       maxValueBytes: this.config.maxValueBytes,
       maxTtlMs: this.config.maxRecordTtlMs,
     });
+  }
+
+  /** This node as it describes itself now: with its current load figure when it has one. */
+  get self(): Contact {
+    if (this.load) {
+      const load = Math.min(MAX_LOAD, Math.max(0, Math.floor(this.load())));
+      if (load !== this.lastSelf.load) this.lastSelf = { ...this.base, load };
+    }
+    return this.lastSelf;
   }
 
   get state(): NodeState {
@@ -347,7 +364,7 @@ export class OverlayNode implements RequestHandler {
         if (--pending === 0) done({ storedAt, lookup });
       };
       for (const contact of targets) {
-        if (contact === this.self) {
+        if (contact.id === this.self.id) {
           if (this.store.put(key, bindings, this.clock.now()).ok) storedAt++;
           step();
           continue;
@@ -474,7 +491,8 @@ export class OverlayNode implements RequestHandler {
   private requestFrom(contact: Contact): void {
     const known = this.routingTable.get(contact.id);
     if (known && known.address === contact.address) {
-      this.routingTable.observe(known, this.clock.now());
+      // Its DHT-PeerID is the newest word on what it offers (stun=, turn=, load=): keep that.
+      this.routingTable.observe(contact, this.clock.now());
       return;
     }
     if (!this.routingTable.hasRoomFor(contact.id) || this.pinging.has(contact.id)) return;

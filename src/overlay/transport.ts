@@ -1,4 +1,4 @@
-import type { PeerAddress } from './contact.js';
+import type { Contact, PeerAddress } from './contact.js';
 import type { OverlayResponse, RequestEnvelope, RpcResult } from './messages.js';
 
 /**
@@ -13,4 +13,6 @@ export interface OverlayTransport {
 /** The core's side: the transport hands every incoming request here and relays the answer. */
 export interface RequestHandler {
   handleRequest(envelope: RequestEnvelope, respond: (response: OverlayResponse) => void): void;
+  /** Who answers, as it describes itself now (its load figure changes): the answer's DHT-PeerID. */
+  readonly self?: Contact;
 }

@@ -122,13 +122,13 @@ export class SimNetwork {
         if (!host) return; // nobody there: silence, as on a real network
         // The server transaction absorbs retransmissions and repeats its answer.
         if (handled) {
-          if (cached) deliverResponse(cached, host.contact, attempt);
+          if (cached) deliverResponse(cached, host.handler.self ?? host.contact, attempt);
           return;
         }
         handled = true;
         host.handler.handleRequest(envelope, (response) => {
           cached = response;
-          deliverResponse(response, host.contact, attempt);
+          deliverResponse(response, host.handler.self ?? host.contact, attempt);
         });
       });
     };

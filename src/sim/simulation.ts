@@ -10,6 +10,7 @@ import type { NodeId } from '../overlay/id.js';
 import { OverlayNode } from '../overlay/node.js';
 import { peerIdFromAddress, resourceId } from '../overlay/peer-id.js';
 import { SeededRandom } from '../overlay/random.js';
+import { RecentClients } from '../common/load.js';
 import { quantile, weibull } from './distributions.js';
 import { EventQueue } from './event-queue.js';
 import { SimNetwork } from './network.js';
@@ -78,6 +79,8 @@ export interface SimulationReport {
 export interface SimPeer {
   readonly node: OverlayNode;
   readonly contact: Contact;
+  /** A willing peer's STUN service: the clients it served lately, its advertised load figure. */
+  readonly clients?: RecentClients;
   joined: boolean;
   alive: boolean;
 }
@@ -145,10 +148,9 @@ export class Simulation {
     const { ip, port } = at ?? this.addresses.next();
     const willing = this.options.willingFraction > 0 && this.random.next() < this.options.willingFraction;
     const contact: Contact = { id: peerIdFromAddress(ip, port), address: `${ip}:${port}`, ...(willing ? { stun: `${ip}:3478` } : {}) };
-    let node: OverlayNode | undefined;
-    const transport = this.network.attach(contact, { handleRequest: (e, respond) => node?.handleRequest(e, respond) });
-    node = new OverlayNode({ self: contact, transport, clock: this.clock, random: this.random.fork(), config: this.options.config });
-    const peer: SimPeer = { node, contact, joined: false, alive: true };
+    const clients = willing ? new RecentClients() : undefined;
+    const node = this.attachNode(contact, this.options.config, clients);
+    const peer: SimPeer = { node, contact, joined: false, alive: true, ...(clients ? { clients } : {}) };
     this.liveIndex.set(peer, this.live.length);
     this.live.push(peer);
     this.joins++;
@@ -166,10 +168,35 @@ export class Simulation {
    */
   addClient(at: SimAddress): { node: OverlayNode; contact: Contact } {
     const contact: Contact = { id: peerIdFromAddress(at.ip, at.port), address: `${at.ip}:${at.port}` };
+    return { node: this.attachNode(contact, { ...this.options.config, role: 'client' }), contact };
+  }
+
+  /**
+   * An OverlayNode on the network at its contact's address. A willing one advertises how many
+   * clients its STUN service counted (`clients`), on every message it sends and answers.
+   */
+  private attachNode(contact: Contact, config: Partial<OverlayConfig> | undefined, clients?: RecentClients): OverlayNode {
     let node: OverlayNode | undefined;
-    const transport = this.network.attach(contact, { handleRequest: (e, respond) => node?.handleRequest(e, respond) });
-    node = new OverlayNode({ self: contact, transport, clock: this.clock, random: this.random.fork(), config: { ...this.options.config, role: 'client' } });
-    return { node, contact };
+    const transport = this.network.attach(contact, {
+      handleRequest: (e, respond) => node?.handleRequest(e, respond),
+      get self() {
+        return node?.self;
+      },
+    });
+    node = new OverlayNode({
+      self: contact,
+      transport,
+      clock: this.clock,
+      random: this.random.fork(),
+      ...(config ? { config } : {}),
+      ...(clients ? { load: () => clients.count(this.now) } : {}),
+    });
+    return node;
+  }
+
+  /** One-way delay between two hosts in ms, without jitter (for experiments that model a STUN exchange). */
+  latencyMs(a: string, b: string): number {
+    return this.network.latency(a, b);
   }
 
   /** Builds the overlay: one node every joinIntervalMs, then lets joins settle. */

@@ -228,6 +228,29 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
   });
 });
 
+describe('load figures (load=, docs/PROTOCOL-EXTENSIONS.md)', () => {
+  it('a willing peer advertises its clients; others learn the figure only from messages it sends or answers', async () => {
+    const sim = new Simulation({ nodes: 200, seed: 5, records: 0, lookups: 0, willingFraction: 0.2, config: { candidatesWanted: 10 } });
+    await sim.build();
+    const server = sim.livePeers.find((p) => p.clients && p.node.routingTable.size > 0)!;
+    for (let i = 0; i < 7; i++) server.clients!.note(`198.51.100.${i}:5060`, sim.now);
+    expect(server.node.self.load).toBe(7);
+    const knowers = sim.livePeers.filter((p) => p.node.routingTable.get(server.contact.id));
+    expect(knowers.length).toBeGreaterThan(1);
+    // Stale until they hear from it: nobody has the new figure yet.
+    for (const p of knowers) expect(p.node.routingTable.get(server.contact.id)!.load ?? 0).toBe(0);
+    // It answers one of them (a PING): that one now has 7 ...
+    const [asker, other] = knowers;
+    await_(sim, (done) => asker!.node.ping(server.contact, done));
+    expect(asker!.node.routingTable.get(server.contact.id)!.load).toBe(7);
+    // ... and it sends another one a request: that one has it too, and offers it with the figure.
+    await_(sim, (done) => server.node.ping(other!.contact, done));
+    expect(other!.node.routingTable.get(server.contact.id)!.load).toBe(7);
+    const offered = other!.node.candidates.fill(20, [], other!.node.routingTable.all());
+    expect(offered.find((c) => c.stun === server.contact.stun)?.load).toBe(7);
+  });
+});
+
 describe('leave with many records', () => {
   it('does not recurse per record when lookups answer at once', async () => {
     const sim = await built(2);
