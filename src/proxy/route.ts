@@ -50,7 +50,7 @@ export function popRoute(req: SipRequest, which: 'first' | 'last'): NameAddr | u
   if (field === undefined) return undefined;
   const parsed = parseNameAddrList(field.value);
   if (!parsed.ok) return undefined;
-  const values = parsed.value;
+  const values = parsed.value.slice(); // the parsed list is shared (memoized): never mutate it
   const taken = which === 'first' ? values.shift() : values.pop();
   req.headers = replaceLine(req.headers, index, values);
   return taken;

@@ -3,6 +3,7 @@
  * capitalisation used when writing. Keys are the lower-case full name, so
  * "v", "VIA" and "Via" all share the key "via".
  */
+import { memoizeParser } from './memo.js';
 
 /** RFC 3261 section 7.3.3 and later registrations (IANA SIP parameters). */
 const COMPACT: Readonly<Record<string, string>> = {
@@ -47,11 +48,14 @@ const CANONICAL_NAMES = [
 
 const CANONICAL: ReadonlyMap<string, string> = new Map(CANONICAL_NAMES.map((n) => [n.toLowerCase(), n]));
 
-/** Lower-case full header name; compact forms are expanded. */
-export function headerKey(name: string): string {
+/**
+ * Lower-case full header name; compact forms are expanded. Every header lookup goes through here
+ * with one of a few dozen names, so the answer is memoized.
+ */
+export const headerKey: (name: string) => string = memoizeParser((name: string): string => {
   const lower = name.toLowerCase();
   return COMPACT[lower] ?? lower;
-}
+}, 1024);
 
 /** The name to write on the wire: the canonical spelling for known headers, else `name` unchanged. */
 export function canonicalHeaderName(name: string): string {

@@ -5,6 +5,7 @@
  */
 import { isToken, isWsp, parseUint, quotedEnd, skipWs, splitTopLevel, tokenEnd, trimWsp } from './chars.js';
 import { classifyHost, parsePort } from './host.js';
+import { memoizeParser } from './memo.js';
 import { getParam, parseParamsAt, serializeParams, type Param } from './params.js';
 import { fail, ok, type Result } from './result.js';
 import { parseUri, serializeUri, type Uri } from './uri.js';
@@ -27,7 +28,9 @@ export interface Via {
 }
 
 /** Parses one Via header line, which may hold several comma-separated values. */
-export function parseVia(value: string): Result<Via[]> {
+export const parseVia: (value: string) => Result<readonly Via[]> = memoizeParser(parseViaLine);
+
+function parseViaLine(value: string): Result<readonly Via[]> {
   const parts = splitTopLevel(value);
   if (parts === null) return fail('unbalanced quote or angle bracket in Via');
   const out: Via[] = [];
@@ -160,7 +163,9 @@ export interface NameAddr {
 const DISPLAY_TOKENS_RE = /^[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*$/;
 
 /** Parses one name-addr or addr-spec followed by header parameters (To, From, one Contact value, ...). */
-export function parseNameAddr(input: string): Result<NameAddr> {
+export const parseNameAddr: (input: string) => Result<NameAddr> = memoizeParser(parseNameAddrText);
+
+function parseNameAddrText(input: string): Result<NameAddr> {
   const s = trimWsp(input);
   if (s === '') return fail('empty address');
   let displayName: string | null = null;
@@ -209,7 +214,9 @@ function parseBareAddrSpec(s: string): Result<NameAddr> {
 }
 
 /** Parses a comma-separated list of name-addr values (Contact, Route, Record-Route, ...). */
-export function parseNameAddrList(value: string): Result<NameAddr[]> {
+export const parseNameAddrList: (value: string) => Result<readonly NameAddr[]> = memoizeParser(parseNameAddrListText);
+
+function parseNameAddrListText(value: string): Result<readonly NameAddr[]> {
   const parts = splitTopLevel(value);
   if (parts === null) return fail('unbalanced quote or angle bracket');
   const out: NameAddr[] = [];
@@ -225,7 +232,9 @@ export function parseNameAddrList(value: string): Result<NameAddr[]> {
 export type ContactList = { readonly star: true } | { readonly star: false; readonly values: readonly NameAddr[] };
 
 /** Contact: "*" (only meaningful in REGISTER) or a list of addresses. */
-export function parseContact(value: string): Result<ContactList> {
+export const parseContact: (value: string) => Result<ContactList> = memoizeParser(parseContactText);
+
+function parseContactText(value: string): Result<ContactList> {
   if (trimWsp(value) === '*') return ok({ star: true });
   const r = parseNameAddrList(value);
   return r.ok ? ok({ star: false, values: r.value }) : r;
@@ -253,7 +262,9 @@ export interface CSeq {
 }
 
 /** CSeq = 1*DIGIT LWS Method, the number limited to 2**32-1 (RFC 4475 scalar02). */
-export function parseCSeq(value: string): Result<CSeq> {
+export const parseCSeq: (value: string) => Result<CSeq> = memoizeParser(parseCSeqText);
+
+function parseCSeqText(value: string): Result<CSeq> {
   const s = trimWsp(value);
   const m = /^([0-9]+)[ \t]+(\S+)$/.exec(s);
   if (!m) return fail('malformed CSeq');

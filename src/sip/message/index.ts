@@ -86,3 +86,4 @@ export {
 } from './validate.js';
 export { StreamFramer, type FramedItem } from './stream-framer.js';
 export { createRequest, randomCallId, type RequestOptions } from './request-builder.js';
+export { randomHex } from './random-hex.js';

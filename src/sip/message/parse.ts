@@ -184,11 +184,11 @@ function parseInner(buf: Buffer, limits: Limits): ParseResult {
     // headers are readable and the line starts with a method token.
     const method = /^[^ \t]+/.exec(firstLine)?.[0] ?? '';
     const replyable = section.ok && isToken(method) && !/^SIP\//i.test(method);
-    const ctx = replyable ? { method, headers: new SipHeaders(section.value.fields) } : undefined;
+    const ctx = replyable ? { method, headers: SipHeaders.ofCheckedFields(section.value.fields) } : undefined;
     return err(400, 'start-line', 'Bad Request', sl, ctx);
   }
   if (!section.ok) return err(400, 'header-syntax', 'Bad Request', section.error.message, tooManyHeadersReply(sl, head, limits));
-  const headers = new SipHeaders(section.value.fields);
+  const headers = SipHeaders.ofCheckedFields(section.value.fields);
 
   const replyTo = sl.kind === 'request' ? { method: sl.method, headers } : undefined;
 

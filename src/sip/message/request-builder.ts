@@ -4,10 +4,10 @@
  * transaction layer adds the top Via with its branch when it sends.
  * Invalid arguments are programming errors and throw TypeError.
  */
-import { randomBytes } from 'node:crypto';
 import { isToken } from './chars.js';
 import { MAX_UINT32, parseNameAddr, serializeNameAddr, tagOf, type NameAddr } from './headers.js';
 import { SipHeaders, type SipRequest } from './message.js';
+import { randomHex } from './random-hex.js';
 import { randomTag } from './response.js';
 import { parseUri, serializeUri, type Uri } from './uri.js';
 
@@ -29,7 +29,7 @@ export interface RequestOptions {
 }
 
 export function randomCallId(): string {
-  return randomBytes(12).toString('hex');
+  return randomHex(12);
 }
 
 function nameAddr(what: string, v: string | NameAddr): NameAddr {

@@ -3,8 +3,8 @@
  * are copied in order and unchanged, From, Call-ID and CSeq are copied, To is
  * copied and gets a tag when it has none and the response is not a 100.
  */
-import { randomBytes } from 'node:crypto';
 import { quote } from './chars.js';
+import { randomHex } from './random-hex.js';
 import { parseNameAddr, tagOf } from './headers.js';
 import { SipHeaders, type SipResponse } from './message.js';
 import type { MessageParseError, ReplyContext } from './parse.js';
@@ -20,7 +20,7 @@ export interface ResponseOptions {
 }
 
 export function randomTag(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 function hasTag(toValue: string): boolean {

@@ -5,12 +5,12 @@
  * RFC 3261 magic cookie, with ACK mapped to INVITE; otherwise the RFC 2543
  * rule over Request-URI, From tag, Call-ID, CSeq number and top Via.
  */
-import { randomBytes } from 'node:crypto';
 import {
   getCallId,
   getCSeq,
   getFrom,
   getTopVia,
+  randomHex,
   serializeUri,
   serializeVia,
   tagOf,
@@ -24,7 +24,7 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 
 /** 64 random bits as hex: enough that branches of independent nodes do not collide (8.1.1.7). */
 export function defaultBranchRandom(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 /** Client transaction key, or undefined when the response has no usable top Via branch or CSeq. */
