@@ -34,15 +34,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, REPO, requireBuilt, requireTool, run, startNode, statusOf, type RunningNode } from './live-helpers.js';
+import { baresipModuleDir, freePorts, plain, REPO, requireBuilt, requireTool, run, startNode, statusOf, type RunningNode } from './live-helpers.js';
 
 const REGISTER_XML = join(REPO, 'sip-scenarios', 'register.xml');
 const UAS_XML = join(REPO, 'test', 'live', 'baresip', 'uas.xml');
 const UAC_XML = join(REPO, 'test', 'live', 'baresip', 'uac.xml');
 const IP = '127.0.0.1';
-
-/** Where Debian (and a source build) put baresip's modules. */
-const MODULE_DIRS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/modules', '/usr/lib/aarch64-linux-gnu/baresip/modules', '/usr/local/lib/baresip/modules'];
 
 interface Proc {
   readonly child: ChildProcess;
@@ -101,8 +98,6 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${explain()}`);
 }
 
-const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
-
 /** baresip's cons module: one command per datagram; everything it sends back (replies and log lines) is kept. */
 class Cons {
   private text = '';
@@ -145,8 +140,7 @@ describe('baresip, a real softphone, through two kadsip nodes', () => {
     requireBuilt();
     requireTool('sipp', 'sip-tester');
     requireTool('baresip', 'baresip-core');
-    moduleDir = MODULE_DIRS.find((d) => existsSync(join(d, 'cons.so'))) ?? '';
-    if (!moduleDir) throw new Error(`baresip is installed but its modules (cons.so) are in none of ${MODULE_DIRS.join(', ')}: reinstall baresip-core`);
+    moduleDir = baresipModuleDir('cons.so');
     work = mkdtempSync(join(tmpdir(), 'kadsip-baresip-'));
   });
 

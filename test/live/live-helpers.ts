@@ -25,6 +25,19 @@ export function requireTool(name: string, pkg: string): void {
   }
 }
 
+/** Where Debian (and a source build) put baresip's modules. */
+const BARESIP_MODULE_DIRS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/modules', '/usr/lib/aarch64-linux-gnu/baresip/modules', '/usr/local/lib/baresip/modules'];
+
+/** baresip's module folder holding `module` (cons.so, turn.so ...); fails with a message when none does. */
+export function baresipModuleDir(module: string): string {
+  const dir = BARESIP_MODULE_DIRS.find((d) => existsSync(`${d}/${module}`));
+  if (!dir) throw new Error(`baresip is installed but its module ${module} is in none of ${BARESIP_MODULE_DIRS.join(', ')}: reinstall baresip-core`);
+  return dir;
+}
+
+/** Text without ANSI colour codes (baresip colours its log). */
+export const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
 function udpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');

@@ -18,13 +18,13 @@
  *      through the public peer: INVITE, ACK and BYE all cross the NAT (SIPp exits 0 on both sides).
  * Needs root (ip netns, iptables); without it the test fails with a message, it does not skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
-import { CLI, REPO, requireBuilt, requireTool, run } from './live-helpers.js';
+import { REPO, requireBuilt, requireTool, run } from './live-helpers.js';
+import { logLines, NetnsLab, until, type NsProc } from './netns-helpers.js';
 
 const TAG = randomBytes(3).toString('hex');
 const NS = { pub: `kn${TAG}pub`, nat: `kn${TAG}nat`, priv: `kn${TAG}prv` };
@@ -35,95 +35,22 @@ const NATED = '10.200.1.2';
 const DOMAIN = 'nat.example';
 const SCENARIOS = join(REPO, 'test', 'live', 'nat-scenarios');
 
-interface Proc {
-  child: ChildProcess;
-  output(): string;
-  exit: Promise<number | null>;
-}
+const lab = new NetnsLab(TAG, NS);
+const httpIn = (ns: string, path: string) => lab.httpIn(ns, path);
+const startNode = (ns: string, args: string[]): NsProc => lab.startNode(ns, DOMAIN, args);
 
-const procs: Proc[] = [];
-
-function spawnIn(ns: string, cmd: string, args: string[]): Proc {
-  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', () => resolve(null));
-  });
-  const proc = { child, output: () => out, exit };
-  procs.push(proc);
-  return proc;
-}
-
-async function sh(args: string[], what: string): Promise<string> {
-  const r = await run(args[0]!, args.slice(1), { timeoutMs: 10_000 });
-  if (r.code !== 0) throw new Error(`${what}: \`${args.join(' ')}\` exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
-/** GET on a node's --http server inside its namespace (the test's own namespace cannot reach it). */
-async function httpIn(ns: string, path: string): Promise<{ ok: boolean; body: string }> {
-  const r = await run('ip', ['netns', 'exec', ns, 'curl', '-fsS', '--max-time', '2', `http://127.0.0.1:8080${path}`], { timeoutMs: 4_000 });
-  return { ok: r.code === 0, body: r.stdout };
-}
-
-function startNode(ns: string, args: string[]): Proc {
-  return spawnIn(ns, process.execPath, [CLI, 'start', '--http', '127.0.0.1:8080', '--transports', 'udp', '--domain', DOMAIN, '--log-level', 'info', ...args]);
-}
-
-async function healthy(ns: string, node: Proc): Promise<void> {
-  let exited: number | null | undefined;
-  void node.exit.then((c) => (exited = c));
-  await until(`the node in ${ns} to be healthy`, 20_000, async () => {
-    if (exited !== undefined) throw new Error(`node in ${ns} exited (${exited}): ${node.output()}`);
-    return (await httpIn(ns, '/healthz')).ok ? true : undefined;
-  });
-}
-
-function logLines(node: Proc): Array<Record<string, unknown>> {
-  return node
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        return {};
-      }
-    });
-}
-
-function sipp(ns: string, scenario: string, args: string[], timeoutS: number): Proc {
-  return spawnIn(ns, 'sipp', ['-sf', join(SCENARIOS, scenario), '-m', '1', '-nostdin', '-timeout', `${timeoutS}s`, '-timeout_error', '-trace_err', '-error_file', `/tmp/kadsip-nat-${TAG}-${scenario}.err`, ...args]);
+function sipp(ns: string, scenario: string, args: string[], timeoutS: number): NsProc {
+  return lab.spawnIn(ns, 'sipp', ['-sf', join(SCENARIOS, scenario), '-m', '1', '-nostdin', '-timeout', `${timeoutS}s`, '-timeout_error', '-trace_err', '-error_file', `/tmp/kadsip-nat-${TAG}-${scenario}.err`, ...args]);
 }
 
 async function cleanup(): Promise<void> {
-  for (const p of procs.splice(0)) {
-    if (p.child.exitCode === null && p.child.signalCode === null) {
-      p.child.kill('SIGKILL');
-      await Promise.race([p.exit, new Promise((r) => setTimeout(r, 2_000))]);
-    }
-  }
-  for (const ns of Object.values(NS)) await run('ip', ['netns', 'del', ns], { timeoutMs: 5_000 });
+  await lab.cleanup();
   await run('sh', ['-c', `rm -f /tmp/kadsip-nat-${TAG}-*`], { timeoutMs: 2_000 });
 }
 
 describe('NAT traversal through a real NAT (network namespaces, iptables MASQUERADE)', () => {
-  let publicPeer: Proc;
-  let natedNode: Proc;
+  let publicPeer: NsProc;
+  let natedNode: NsProc;
   let reflexive = '';
 
   beforeAll(async () => {
@@ -135,30 +62,13 @@ describe('NAT traversal through a real NAT (network namespaces, iptables MASQUER
     requireTool('iptables', 'iptables');
     requireTool('sipp', 'sip-tester');
     requireTool('curl', 'curl');
-    for (const ns of Object.values(NS)) await sh(['ip', 'netns', 'add', ns], 'create namespace');
-    const exec = (ns: string, ...cmd: string[]): Promise<string> => sh(['ip', 'netns', 'exec', ns, ...cmd], `in ${ns}`);
-    // veth pairs: pub <-> nat (public side), nat <-> priv (private side).
-    await sh(['ip', 'link', 'add', `kn${TAG}a`, 'netns', NS.pub, 'type', 'veth', 'peer', 'name', `kn${TAG}b`, 'netns', NS.nat], 'veth pub-nat');
-    await sh(['ip', 'link', 'add', `kn${TAG}c`, 'netns', NS.nat, 'type', 'veth', 'peer', 'name', `kn${TAG}d`, 'netns', NS.priv], 'veth nat-priv');
-    for (const ns of Object.values(NS)) await exec(ns, 'ip', 'link', 'set', 'lo', 'up');
-    await exec(NS.pub, 'ip', 'addr', 'add', `${PUBLIC_PEER}/24`, 'dev', `kn${TAG}a`);
-    await exec(NS.pub, 'ip', 'link', 'set', `kn${TAG}a`, 'up');
-    await exec(NS.nat, 'ip', 'addr', 'add', `${ROUTER_PUBLIC}/24`, 'dev', `kn${TAG}b`);
-    await exec(NS.nat, 'ip', 'addr', 'add', `${ROUTER_PRIVATE}/24`, 'dev', `kn${TAG}c`);
-    await exec(NS.nat, 'ip', 'link', 'set', `kn${TAG}b`, 'up');
-    await exec(NS.nat, 'ip', 'link', 'set', `kn${TAG}c`, 'up');
-    await exec(NS.priv, 'ip', 'addr', 'add', `${NATED}/24`, 'dev', `kn${TAG}d`);
-    await exec(NS.priv, 'ip', 'link', 'set', `kn${TAG}d`, 'up');
-    await exec(NS.priv, 'ip', 'route', 'add', 'default', 'via', ROUTER_PRIVATE);
-    await exec(NS.nat, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward');
-    await exec(NS.nat, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.200.1.0/24', '-o', `kn${TAG}b`, '-j', 'MASQUERADE');
-    // A NAT, not a router: from the public side only replies (and what the mapping lets in) pass.
-    await exec(NS.nat, 'iptables', '-A', 'FORWARD', '-i', `kn${TAG}b`, '-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'DROP');
+    await lab.create();
+    await lab.buildNat(NS, { pub: [PUBLIC_PEER], routerPublic: ROUTER_PUBLIC, routerPrivate: ROUTER_PRIVATE, priv: NATED });
 
     publicPeer = startNode(NS.pub, ['--listen', `${PUBLIC_PEER}:5060`, '--stun', `${PUBLIC_PEER}:3478`]);
-    await healthy(NS.pub, publicPeer);
+    await lab.healthy(NS.pub, publicPeer);
     natedNode = startNode(NS.priv, ['--listen', `${NATED}:5060`, '--bootstrap', `${PUBLIC_PEER}:5060`]);
-    await healthy(NS.priv, natedNode);
+    await lab.healthy(NS.priv, natedNode);
   }, 60_000);
 
   afterAll(async () => {
