@@ -2,7 +2,7 @@
  * `kadsip candidates --http IP:PORT`: the STUN/TURN servers a running node received from the
  * overlay (draft-jiang; PROTOCOL.md section 5), read from its GET /status. A user behind NAT
  * configures the phone's media NAT traversal with them (baresip: `;medianat=turn;stunserver=...`).
- * One line per candidate; `--turn` prints only the TURN addresses, one per line, for scripts;
+ * One line per candidate (with its load figure when the offering peer knew it); `--turn` prints only the TURN addresses, one per line, for scripts;
  * `--json` the list as JSON. Exit 0 something printed, 1 none known, 2 error.
  */
 import type { Candidate } from '../overlay/messages.js';
@@ -34,6 +34,6 @@ export async function runCandidates(flags: CandidatesFlags, out: (text: string) 
   const candidates = flags.turn ? status.discoveredCandidates.filter((c) => c.turn) : status.discoveredCandidates;
   if (flags.json) out(JSON.stringify(candidates) + '\n');
   else if (flags.turn) for (const c of candidates) out(`${c.turn}\n`);
-  else for (const c of candidates) out(`stun=${c.stun}${c.turn ? ` turn=${c.turn}` : ''} role=${c.role} prio=${c.priority}\n`);
+  else for (const c of candidates) out(`stun=${c.stun}${c.turn ? ` turn=${c.turn}` : ''} role=${c.role} prio=${c.priority}${c.load !== undefined ? ` load=${c.load}` : ''}\n`);
   return candidates.length > 0 ? 0 : 1;
 }
