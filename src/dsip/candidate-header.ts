@@ -1,19 +1,27 @@
 /**
- * `DHT-Candidate: <stun:IP:PORT>;role=peer|client;prio=P[;turn="turn:IP:PORT"]` (PROTOCOL.md
- * section 5), one STUN/TURN server candidate per header line.
+ * `DHT-Candidate: <stun:IP:PORT>;role=peer|client;prio=P[;turn="turn:IP:PORT"][;load=N]` (PROTOCOL.md
+ * section 5), one STUN/TURN server candidate per header line. `load=N` is kadsip's
+ * (docs/PROTOCOL-EXTENSIONS.md): the figure the candidate advertised in its DHT-PeerID as the
+ * offering peer last heard it, 0..65535; other implementations ignore it as an unknown parameter.
  *
  * PROTOCOL.md writes the TURN address as `;turn=<turn:IP:PORT>`, which is no valid SIP
  * generic-param value (RFC 3261 section 25.1 allows a token, a host or a quoted string), so a strict
  * parser would refuse the whole header: kadsip writes it quoted and reads either form.
  */
+import { MAX_LOAD } from '../common/load.js';
 import type { Candidate } from '../overlay/messages.js';
+import { parseUint } from '../sip/message/chars.js';
 import type { SipMessage } from '../sip/message/index.js';
 import { canonicalIp, splitAddress, addressOf } from './peer-uri.js';
 
 export const DHT_CANDIDATE_HEADER = 'DHT-Candidate';
 
 export function formatCandidate(c: Candidate): string {
-  return `<stun:${c.stun}>;role=${c.role};prio=${c.priority}${c.turn ? `;turn="turn:${c.turn}"` : ''}`;
+  return `<stun:${c.stun}>;role=${c.role};prio=${c.priority}${c.turn ? `;turn="turn:${c.turn}"` : ''}${validLoad(c.load) ? `;load=${c.load}` : ''}`;
+}
+
+function validLoad(load: number | undefined): load is number {
+  return load !== undefined && Number.isInteger(load) && load >= 0 && load <= MAX_LOAD;
 }
 
 /** One header value, or null when it is not a candidate this profile can use (never throws). */
@@ -25,6 +33,7 @@ export function parseCandidate(value: string): Candidate | null {
   let role: Candidate['role'] = 'peer';
   let priority = 1;
   let turn: string | undefined;
+  let load: number | undefined;
   for (const part of m[2]!.split(';').map((p) => p.trim()).filter((p) => p.length > 0)) {
     const eq = part.indexOf('=');
     const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
@@ -40,9 +49,13 @@ export function parseCandidate(value: string): Candidate | null {
       const address = inner ? normalAddress(inner[1] ?? inner[2] ?? '') : null;
       if (!address) return null;
       turn = address;
+    } else if (name === 'load') {
+      const n = parseUint(raw, MAX_LOAD);
+      if (n === null) return null;
+      load = n;
     }
   }
-  return { stun, role, priority, ...(turn ? { turn } : {}) };
+  return { stun, role, priority, ...(turn ? { turn } : {}), ...(load !== undefined ? { load } : {}) };
 }
 
 /** Every usable candidate of a message, at most `max`; unusable lines are skipped. */

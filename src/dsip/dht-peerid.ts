@@ -3,12 +3,15 @@
  *
  *   DHT-PeerID: <sip:peer@IP:PORT;peer-ID=HEX>;algorithm=sha1;dht=Kademlia1.0;overlay=NAME;expires=SECONDS
  *
- * plus this profile's optional `role=peer|client`, `stun=IP:PORT`, `turn=IP:PORT`. Reading accepts
+ * plus this profile's optional `role=peer|client`, `stun=IP:PORT`, `turn=IP:PORT`, and kadsip's
+ * `load=N` next to them (docs/PROTOCOL-EXTENSIONS.md: the clients its STUN/TURN service served in
+ * the last 5 minutes, 0..65535; others ignore the unknown parameter). Reading accepts
  * the drafts' other spellings (`dht-param=` for dht; `peerId`/`pID` in the URI); writing only the
  * form above. Parsing says whether the header is well formed (else 400); checkDhtPeerId says whether
  * this overlay accepts it (else 488). Verifying the ID against the sender's address (493) is the
  * codec's job, which knows the address.
  */
+import { MAX_LOAD } from '../common/load.js';
 import type { Contact } from '../overlay/contact.js';
 import { isToken, parseUint } from '../sip/message/chars.js';
 import { MAX_UINT32, parseNameAddr } from '../sip/message/headers.js';
@@ -40,6 +43,8 @@ export interface DhtPeerId {
   /** Canonical `IP:PORT` of the STUN / TURN service this node offers. */
   readonly stun?: string;
   readonly turn?: string;
+  /** The load figure of that service (src/common/load.ts). */
+  readonly load?: number;
 }
 
 export interface DhtPeerIdInit {
@@ -50,6 +55,20 @@ export interface DhtPeerIdInit {
   readonly role?: PeerRole;
   readonly stun?: string;
   readonly turn?: string;
+  /** Written only with stun= or turn=: a figure for a service nobody is offered means nothing. */
+  readonly load?: number;
+}
+
+/** What a node offers for NAT traversal, as its DHT-PeerID says: `stun=`, `turn=`, `load=`. */
+export type Offer = Pick<DhtPeerId, 'stun' | 'turn' | 'load'>;
+
+/** The offer parameters of `from` that are set (a Contact, a DhtPeerId, an encoding context). */
+export function offerOf(from: Offer): Offer {
+  return {
+    ...(from.stun !== undefined ? { stun: from.stun } : {}),
+    ...(from.turn !== undefined ? { turn: from.turn } : {}),
+    ...(from.load !== undefined ? { load: from.load } : {}),
+  };
 }
 
 /** Writes the header value in the profile's form. Throws TypeError/RangeError on bad input (a local bug). */
@@ -66,6 +85,10 @@ export function formatDhtPeerId(init: DhtPeerIdInit): string {
     const a = splitAddress(v);
     if (a === null) throw new RangeError(`${key} must be IP:PORT: ${JSON.stringify(v)}`);
     s += `;${key}=${addressOf(a.host, a.port)}`;
+  }
+  if (init.load !== undefined && (init.stun !== undefined || init.turn !== undefined)) {
+    if (!Number.isInteger(init.load) || init.load < 0 || init.load > MAX_LOAD) throw new RangeError(`load out of range: ${init.load}`);
+    s += `;load=${init.load}`;
   }
   return s;
 }
@@ -101,10 +124,10 @@ export function parseDhtPeerId(value: string): Result<DhtPeerId> {
   });
 }
 
-type Optional = Pick<DhtPeerId, 'expiresS' | 'role' | 'stun' | 'turn'>;
+type Optional = Pick<DhtPeerId, 'expiresS' | 'role' | 'stun' | 'turn' | 'load'>;
 
 function readOptional(params: readonly Param[]): Result<Optional> {
-  const out: { expiresS?: number; role?: PeerRole; stun?: string; turn?: string } = {};
+  const out: { expiresS?: number; role?: PeerRole; stun?: string; turn?: string; load?: number } = {};
   const expires = getParamText(params, 'expires');
   if (expires !== undefined) {
     const n = expires === null ? null : parseUint(expires, MAX_UINT32);
@@ -123,6 +146,12 @@ function readOptional(params: readonly Param[]): Result<Optional> {
     const a = v === null ? null : splitAddress(v);
     if (a === null) return fail(`DHT-PeerID: ${key} must be IP:PORT`);
     out[key] = addressOf(a.host, a.port);
+  }
+  const load = getParamText(params, 'load');
+  if (load !== undefined) {
+    const n = load === null ? null : parseUint(load, MAX_LOAD);
+    if (n === null) return fail(`DHT-PeerID: load must be an integer 0..${MAX_LOAD}`);
+    out.load = n;
   }
   return ok(out);
 }

@@ -25,6 +25,7 @@ import {
   checkDhtPeerId,
   DHT_PEER_ID_HEADER,
   formatDhtPeerId,
+  offerOf,
   readDhtPeerId,
   ANY_OVERLAY,
   type DhtPeerId,
@@ -79,6 +80,7 @@ export interface EncodeRequestContext {
   readonly role?: PeerRole;
   readonly stun?: string;
   readonly turn?: string;
+  readonly load?: number;
 }
 
 function randomCallId(): string {
@@ -125,8 +127,7 @@ export function encodeRequest(envelope: RequestEnvelope, ctx: EncodeRequestConte
       overlay: ctx.firstContact === true ? ANY_OVERLAY : ctx.overlay,
       expiresS,
       ...(ctx.role !== undefined ? { role: ctx.role } : {}),
-      ...(ctx.stun !== undefined ? { stun: ctx.stun } : {}),
-      ...(ctx.turn !== undefined ? { turn: ctx.turn } : {}),
+      ...offerOf(ctx),
     }),
   );
   const wantedCandidates = ctx.candidatesWanted ?? envelope.candidatesWanted;
@@ -285,8 +286,7 @@ export function decodeRequest(
   const from: Contact = {
     id: peer.peer.id,
     address: addressOf(sourceIp, source.port),
-    ...(peer.stun !== undefined ? { stun: peer.stun } : {}),
-    ...(peer.turn !== undefined ? { turn: peer.turn } : {}),
+    ...offerOf(peer),
   };
 
   const mode = readRoutingMode(req);

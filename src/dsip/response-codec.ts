@@ -19,7 +19,7 @@ import { parseCSeq, parseNameAddr } from '../sip/message/headers.js';
 import type { SipRequest, SipResponse } from '../sip/message/message.js';
 import { createResponse } from '../sip/message/response.js';
 import { serializeMessage } from '../sip/message/serialize.js';
-import { checkDhtPeerId, DHT_PEER_ID_HEADER, formatDhtPeerId, readDhtPeerId, type PeerRole } from './dht-peerid.js';
+import { checkDhtPeerId, DHT_PEER_ID_HEADER, formatDhtPeerId, offerOf, readDhtPeerId, type PeerRole } from './dht-peerid.js';
 import { formatContactBinding, formatWarning, readContactBindings, readUintHeader, readWarningText, type ContactBinding } from './headers.js';
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
 import { DHT_CANDIDATE_HEADER, formatCandidate, readCandidates } from './candidate-header.js';
@@ -61,9 +61,10 @@ export interface EncodeResponseContext {
   readonly role?: PeerRole;
   readonly stun?: string;
   readonly turn?: string;
+  readonly load?: number;
 }
 
-function dhtPeerIdLine(ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'role' | 'stun' | 'turn'>): [string, string] {
+function dhtPeerIdLine(ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'role' | 'stun' | 'turn' | 'load'>): [string, string] {
   return [
     DHT_PEER_ID_HEADER,
     formatDhtPeerId({
@@ -71,8 +72,7 @@ function dhtPeerIdLine(ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'ex
       overlay: ctx.overlay,
       expiresS: ctx.expiresS ?? DEFAULT_EXPIRES_S,
       ...(ctx.role !== undefined ? { role: ctx.role } : {}),
-      ...(ctx.stun !== undefined ? { stun: ctx.stun } : {}),
-      ...(ctx.turn !== undefined ? { turn: ctx.turn } : {}),
+      ...offerOf(ctx),
     }),
   ];
 }
@@ -166,7 +166,7 @@ function targetIdOf(req: SipRequest): NodeId | undefined {
 export function encodeRejection(
   req: SipRequest,
   rejection: Pick<Rejection, 'status' | 'reason' | 'headers'>,
-  ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'toTag' | 'role' | 'stun' | 'turn'>,
+  ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'toTag' | 'role' | 'stun' | 'turn' | 'load'>,
 ): SipResponse {
   const res = createResponse(req, rejection.status, {
     reason: rejection.reason,
@@ -221,8 +221,7 @@ export function decodeResponse(
   const from: Contact = {
     id: dht.value.peer.id,
     address: addressOf(ip, source.port),
-    ...(dht.value.stun !== undefined ? { stun: dht.value.stun } : {}),
-    ...(dht.value.turn !== undefined ? { turn: dht.value.turn } : {}),
+    ...offerOf(dht.value),
   };
   const response = responseOf(res, request, ctx.maxContacts ?? DEFAULT_CONFIG.maxBindingsPerRecord);
   if ('ok' in response) return response;

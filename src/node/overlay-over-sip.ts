@@ -5,7 +5,7 @@
  * are the transaction layer's (Timer E/F); the core keeps its own shorter deadline on top.
  */
 import type { Logger } from 'pino';
-import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, splitAddress } from '../dsip/index.js';
+import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, offerOf, splitAddress } from '../dsip/index.js';
 import type { Contact, PeerAddress } from '../overlay/contact.js';
 import type { RequestEnvelope, RpcResult } from '../overlay/messages.js';
 import type { OverlayTransport, RequestHandler } from '../overlay/transport.js';
@@ -48,7 +48,8 @@ export class OverlayOverSip implements OverlayTransport {
         firstContact: to.id === undefined,
         cseq: this.cseq++,
         ...(envelope.role === 'client' ? { role: 'client' as const } : {}),
-        ...advertised(self),
+        // The core's current self: its load figure changes (DHT-PeerID load=).
+        ...offerOf(envelope.from.id === self.id ? envelope.from : self),
       });
     } catch (e) {
       onResult({ ok: false, reason: 'rejected', detail: (e as Error).message });
@@ -83,18 +84,13 @@ export class OverlayOverSip implements OverlayTransport {
     if (!decoded.ok) {
       log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: `${txn.source.host}:${txn.source.port}` }, 'peer request refused');
       // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
-      txn.respond(encodeRejection(request, decoded, { overlay, self, ...advertised(self) }));
+      txn.respond(encodeRejection(request, decoded, { overlay, self, ...offerOf(core.self ?? self) }));
       return;
     }
     core.handleRequest(decoded.envelope, (response) => {
-      txn.respond(encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...advertised(self) }));
+      txn.respond(encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...offerOf(core.self ?? self) }));
     });
   }
-}
-
-/** What this node offers others, written in its DHT-PeerID (`stun=`, `turn=`; draft-jiang). */
-function advertised(self: Contact): { stun?: string; turn?: string } {
-  return { ...(self.stun ? { stun: self.stun } : {}), ...(self.turn ? { turn: self.turn } : {}) };
 }
 
 function listeningPortOf(request: SipRequest, txn: ServerTransaction): number {

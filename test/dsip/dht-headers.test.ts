@@ -47,6 +47,36 @@ describe('DHT-PeerID', () => {
     );
   });
 
+  it('round-trips load= next to stun=/turn= (property), and writes it only with one of them', () => {
+    fc.assert(
+      fc.property(contactArb, fc.option(contactArb.map((c) => c.address), { nil: undefined }), fc.integer({ min: 0, max: 65535 }), (self, stun, load) => {
+        const text = formatDhtPeerId({ self, overlay: 'ov', expiresS: 60, ...(stun ? { stun } : {}), load });
+        const r = parseDhtPeerId(text);
+        expect(r.ok).toBe(true);
+        if (!r.ok) return;
+        expect(r.value.load).toBe(stun ? load : undefined);
+      }),
+    );
+    expect(() => formatDhtPeerId({ self: ALICE, overlay: 'ov', expiresS: 1, stun: '192.0.2.1:3478', load: 65536 })).toThrow(RangeError);
+    expect(() => formatDhtPeerId({ self: ALICE, overlay: 'ov', expiresS: 1, stun: '192.0.2.1:3478', load: 0.5 })).toThrow(RangeError);
+  });
+
+  it('refuses a load= that is not an integer 0..65535, like any other malformed parameter, and never throws', () => {
+    const base = `<sip:peer@${ALICE.address};peer-ID=${hexA}>;algorithm=sha1;dht=Kademlia1.0;overlay=chat;stun=192.0.2.1:3478`;
+    for (const bad of ['-1', '65536', '1.5', 'many', '', '"7x"']) {
+      const r = parseDhtPeerId(`${base};load=${bad}`);
+      expect(r.ok, bad).toBe(false);
+      if (!r.ok) expect(r.error.message).toMatch(/load/);
+    }
+    expect(parseDhtPeerId(`${base};load=007`)).toMatchObject({ ok: true, value: { load: 7 } });
+    fc.assert(
+      fc.property(fc.string(), (junk) => {
+        const r = parseDhtPeerId(`${base};load=${junk}`);
+        if (r.ok && r.value.load !== undefined) expect(r.value.load).toBeLessThanOrEqual(65535);
+      }),
+    );
+  });
+
   it('reads the drafts spellings: dht-param=, peerId, pID, P@, quoted values', () => {
     for (const v of [
       `<sip:peer@${ALICE.address};peerId=${hexA}>;algorithm=sha1;dht-param=Kademlia1.0;overlay=chat`,

@@ -22,6 +22,7 @@ import {
   BOB,
   BOB_SRC,
   contactAt,
+  sourceArb,
   contactsArb,
   dhtPeerIdOf,
   hex,
@@ -348,5 +349,47 @@ describe('DHT-Candidate parser', () => {
   it('never throws on arbitrary text (property)', async () => {
     const { parseCandidate } = await import('../../src/dsip/candidate-header.js');
     fc.assert(fc.property(fc.string(), (s) => { parseCandidate(s); parseCandidate(`<stun:${s}>;role=peer;prio=1`); }), { numRuns: 500 });
+  });
+
+  it('round-trips load= (property) and refuses a candidate whose load is not 0..65535, never throwing', async () => {
+    const { parseCandidate, formatCandidate } = await import('../../src/dsip/candidate-header.js');
+    const candidateArb = fc.record(
+      {
+        stun: sourceArb.map((a) => contactAt(a.host, a.port).address),
+        turn: sourceArb.map((a) => contactAt(a.host, a.port).address),
+        role: fc.constantFrom('peer' as const, 'client' as const),
+        priority: fc.integer({ min: 0, max: 999 }),
+        load: fc.integer({ min: 0, max: 65535 }),
+      },
+      { requiredKeys: ['stun', 'role', 'priority'] },
+    );
+    fc.assert(fc.property(candidateArb, (c) => { expect(parseCandidate(formatCandidate(c))).toEqual(c); }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string(), (junk) => {
+        const c = parseCandidate(`<stun:192.0.2.1:3478>;role=peer;prio=1;load=${junk}`);
+        if (c?.load !== undefined) expect(Number.isInteger(c.load) && c.load >= 0 && c.load <= 65535).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    for (const bad of ['-1', '65536', '1.5', 'x', '', '99999999999999999999']) {
+      expect(parseCandidate(`<stun:192.0.2.1:3478>;role=peer;prio=1;load=${bad}`), bad).toBeNull();
+    }
+    // A figure that could not be read back is not written (a local bug must not break the header).
+    expect(formatCandidate({ stun: '192.0.2.1:3478', role: 'peer', priority: 1, load: 1e9 })).toBe('<stun:192.0.2.1:3478>;role=peer;prio=1');
+  });
+
+  it('carries the answerer\'s load= from its DHT-PeerID into the Contact it becomes', async () => {
+    const { encodeResponse, decodeResponse, encodeRequest } = await import('../../src/dsip/index.js');
+    const { parseMessage, serializeMessage } = await import('../../src/sip/message/index.js');
+    const asker = contactAt('127.0.0.1', 5070);
+    const answerer = { ...contactAt('127.0.0.1', 5072), stun: '127.0.0.1:3478' };
+    const req = encodeRequest({ from: asker, mode: 'iterative', hops: 0, request: { op: 'PING' } }, { overlay: 'o', self: asker, to: { address: answerer.address } });
+    req.headers.prepend('Via', 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKload');
+    const res = encodeResponse(req, { kind: 'ok' }, { overlay: 'o', self: answerer, protocol: 'udp', stun: answerer.stun, load: 12 });
+    const wire = serializeMessage(res).toString();
+    expect(wire).toMatch(/DHT-PeerID: [^\r]*;stun=127\.0\.0\.1:3478;load=12\r\n/);
+    const back = parseMessage(Buffer.from(wire));
+    if (!back.ok || back.message.kind !== 'response') throw new Error('parse');
+    expect(decodeResponse(back.message, { op: 'PING' }, { host: '127.0.0.1', port: 5072 }, { overlay: 'o' })).toMatchObject({ ok: true, from: { stun: '127.0.0.1:3478', load: 12 } });
   });
 });
