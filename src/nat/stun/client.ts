@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { MAX_LOAD } from '../../common/load.js';
 import { toTransportAddress, type TransportAddress } from './address.js';
-import { decodeStun, encodeStun, getAddress, getErrorCode, getText, isStunPacket, type EncodableAttribute, type StunMessage } from './codec.js';
+import { decodeStun, encodeStun, getAddress, getAttribute, getErrorCode, getText, isStunPacket, type EncodableAttribute, type StunMessage } from './codec.js';
 import { Attr, StunClass, StunMethod, TRANSACTION_ID_LENGTH } from './constants.js';
 
 export interface StunEndpoint {
@@ -42,6 +43,11 @@ export interface StunBindingOptions {
   /** Discard responses without FINGERPRINT (§14.7). A FINGERPRINT present is always checked. */
   readonly requireFingerprint?: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * A load query (KADSIP-LOAD in the request): a kadsip server answers with its load figure and
+   * does not count this request as a client's. Other servers answer a plain Binding.
+   */
+  readonly queryLoad?: boolean;
 }
 
 export interface StunBindingResult {
@@ -57,6 +63,8 @@ export interface StunBindingResult {
   readonly local?: TransportAddress;
   /** The server's SOFTWARE, if any. */
   readonly software?: string;
+  /** The server's load figure, when it answered a load query with one (0..MAX_LOAD). */
+  readonly load?: number;
 }
 
 export type StunBindingFailure = 'timeout' | 'error-response' | 'bad-response' | 'send-failed' | 'socket-error' | 'aborted';
@@ -121,6 +129,7 @@ function runTransaction(socket: Socket, server: StunEndpoint, opts: StunBindingO
   const transactionId = randomBytes(TRANSACTION_ID_LENGTH);
   const attributes: EncodableAttribute[] = [];
   if (opts.software !== undefined) attributes.push({ kind: 'text', type: Attr.SOFTWARE, value: opts.software });
+  if (opts.queryLoad === true) attributes.push({ kind: 'raw', type: Attr.KADSIP_LOAD, value: new Uint8Array(0) });
   const request = encodeStun({ method: StunMethod.Binding, cls: StunClass.Request, transactionId, attributes, fingerprint: true });
 
   return new Promise<StunBindingResult>((resolve, reject) => {
@@ -188,9 +197,17 @@ function runTransaction(socket: Socket, server: StunEndpoint, opts: StunBindingO
       if (mapped === undefined) return failWith('bad-response', 'STUN success response without a mapped address');
       const local = localAddress(socket);
       const software = getText(res, Attr.SOFTWARE);
+      const load = loadOf(res);
       finish({
         ok: true,
-        value: { mapped, rttMs, transmissions, ...(local === undefined ? {} : { local }), ...(software === undefined ? {} : { software }) },
+        value: {
+          mapped,
+          rttMs,
+          transmissions,
+          ...(local === undefined ? {} : { local }),
+          ...(software === undefined ? {} : { software }),
+          ...(load === undefined ? {} : { load }),
+        },
       });
     };
 
@@ -200,4 +217,12 @@ function runTransaction(socket: Socket, server: StunEndpoint, opts: StunBindingO
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     transmit();
   });
+}
+
+/** KADSIP-LOAD of a response: a 32-bit figure up to MAX_LOAD, else none (a malformed one is ignored). */
+function loadOf(res: StunMessage): number | undefined {
+  const a = getAttribute(res, Attr.KADSIP_LOAD);
+  if (a?.kind !== 'raw' || a.value.length !== 4) return undefined;
+  const n = Buffer.from(a.value).readUInt32BE(0);
+  return n <= MAX_LOAD ? n : undefined;
 }

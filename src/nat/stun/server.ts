@@ -5,11 +5,16 @@
  * UNKNOWN-ATTRIBUTES (§6.3.1.1). Indications, responses and other methods are ignored; malformed
  * datagrams are dropped (§6.3) and logged at most once per source per interval. Memory is bounded:
  * the per-source tables evict their oldest entry when full.
+ *
+ * The server counts its clients for kadsip's load figure (src/common/load.ts): distinct source
+ * transport addresses of Binding requests in the last 5 minutes. A request carrying KADSIP-LOAD
+ * is a load query: it is answered with the figure in KADSIP-LOAD and not counted.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { toTransportAddress, type TransportAddress } from './address.js';
-import { decodeStun, encodeStun, isStunPacket, type EncodableAttribute, type StunMessage } from './codec.js';
+import { LOAD_WINDOW_MS, RecentClients } from '../../common/load.js';
+import { decodeStun, encodeStun, getAttribute, isStunPacket, type EncodableAttribute, type StunMessage } from './codec.js';
 import { Attr, ERROR_REASONS, StunClass, StunMethod } from './constants.js';
 import { LogLimiter, RequestLimiter } from './limits.js';
 import { SILENT_LOGGER, type StunLogger } from './logger.js';
@@ -30,6 +35,8 @@ export interface StunServerOptions {
   readonly badInputLogIntervalMs?: number;
   /** Monotonic clock in ms; default performance.now. */
   readonly now?: () => number;
+  /** How far back load() counts clients; default LOAD_WINDOW_MS (5 minutes). */
+  readonly loadWindowMs?: number;
 }
 
 export interface StunServerStats {
@@ -64,6 +71,8 @@ export class StunServer {
   readonly #log: StunLogger;
   readonly #badInputLog: LogLimiter;
   readonly #limiter: RequestLimiter;
+  readonly #clients: RecentClients;
+  readonly #now: () => number;
   #closed: Promise<void> | undefined;
 
   private constructor(socket: Socket, opts: StunServerOptions) {
@@ -71,6 +80,8 @@ export class StunServer {
     this.#software = opts.software ?? 'kadsip';
     this.#log = opts.logger ?? SILENT_LOGGER;
     const now = opts.now ?? (() => performance.now());
+    this.#now = now;
+    this.#clients = new RecentClients(opts.loadWindowMs ?? LOAD_WINDOW_MS);
     const maxSources = opts.maxTrackedSources ?? 4096;
     this.#badInputLog = new LogLimiter(maxSources, opts.badInputLogIntervalMs ?? 60_000, now);
     this.#limiter = new RequestLimiter(maxSources, opts.maxRequestsPerSecondPerSource ?? 100, now);
@@ -103,6 +114,11 @@ export class StunServer {
   address(): TransportAddress {
     const a = this.#socket.address();
     return { family: a.family === 'IPv6' ? 'IPv6' : 'IPv4', host: a.address, port: a.port };
+  }
+
+  /** The load figure: distinct clients (source IP:port) served a Binding in the window, 0..MAX_LOAD. */
+  load(): number {
+    return this.#clients.count(this.#now());
   }
 
   /** Stops answering and releases the socket. Idempotent. */
@@ -166,7 +182,15 @@ export class StunServer {
       return;
     }
     // §6.3.1.2 and §14.2: the success response carries the source transport address, XOR-ed.
-    this.#reply(req, StunClass.SuccessResponse, rinfo, [{ kind: 'address', type: Attr.XOR_MAPPED_ADDRESS, address: source }]);
+    const answer: EncodableAttribute[] = [{ kind: 'address', type: Attr.XOR_MAPPED_ADDRESS, address: source }];
+    if (getAttribute(req, Attr.KADSIP_LOAD) === undefined) {
+      this.#clients.note(`${rinfo.address}:${rinfo.port}`, this.#now());
+    } else {
+      const value = Buffer.alloc(4);
+      value.writeUInt32BE(this.load());
+      answer.push({ kind: 'raw', type: Attr.KADSIP_LOAD, value });
+    }
+    this.#reply(req, StunClass.SuccessResponse, rinfo, answer);
   }
 
   #reply(req: StunMessage, cls: StunClass, rinfo: RemoteInfo, attributes: EncodableAttribute[]): void {

@@ -80,6 +80,31 @@ describe('StunServer + stunBinding on 127.0.0.1', () => {
     expect(other.some((m) => m.toString() === 'again')).toBe(true);
   });
 
+  it('counts distinct clients for its load figure; a KADSIP-LOAD query reads it without being counted', async () => {
+    let now = 0;
+    const srv = await server({ now: () => now, loadWindowMs: 300_000 });
+    const at = { host: '127.0.0.1', port: srv.address().port };
+    const sockets = await Promise.all([1, 2, 3].map(async () => track(await udpSocket())));
+    for (const socket of sockets) await stunBinding(at, { socket });
+    await stunBinding(at, { socket: sockets[0]! }); // the same client again: still one
+    expect(srv.load()).toBe(3);
+    const prober = track(await udpSocket());
+    const probed = await stunBinding(at, { socket: prober, queryLoad: true });
+    expect(probed.load).toBe(3);
+    expect(probed.mapped.port).toBe(prober.address().port); // still a full Binding answer
+    expect(srv.load()).toBe(3); // the query is not a use
+    expect((await stunBinding(at, { socket: prober })).load).toBeUndefined(); // asked for nothing, told nothing
+    expect(srv.load()).toBe(4);
+    now = 300_001; // the window has passed
+    expect(srv.load()).toBe(0);
+    // An attribute of 0x8000-0xFFFF is comprehension-optional: a server that knows nothing of it
+    // answers a plain Binding, and the client reports no figure.
+    const plain = await fake((req, rinfo, reply) => reply(successFor(req, { host: rinfo.address, port: rinfo.port })));
+    const r = await stunBinding({ host: '127.0.0.1', port: plain.port }, { queryLoad: true, localHost: '127.0.0.1' });
+    expect(r.load).toBeUndefined();
+    expect(getAttribute(plain.requests[0]!, Attr.KADSIP_LOAD)).toBeDefined();
+  });
+
   it('answers 420 with UNKNOWN-ATTRIBUTES to unknown comprehension-required attributes', async () => {
     const srv = await server();
     const c = track(await udpSocket());
