@@ -15,7 +15,8 @@ import { OverlayNode, type OverlayEvent } from '../overlay/node.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
 import { SeededRandom } from '../overlay/random.js';
 import { randomBytes } from 'node:crypto';
-import { chooseCandidate, DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
+import { DEFAULT_CANDIDATES_WANTED, leastLoaded, probeOrder } from '../overlay/candidates.js';
+import type { Candidate } from '../overlay/messages.js';
 import { StunServer, stunBinding } from '../nat/stun/index.js';
 import { splitAddress } from '../dsip/index.js';
 import { StatefulProxy } from '../proxy/index.js';
@@ -50,6 +51,8 @@ interface Reachability {
 }
 
 const NAT_RECHECK_MS = 5 * 60_000;
+/** Candidates a NATed node asks for their load before it binds to one. */
+const PROBED = 3;
 
 /** How often lapsed phone registrations are swept (and leave the overlay). */
 const REGISTRATION_SWEEP_MS = 1000;
@@ -109,6 +112,8 @@ export class KadsipNode {
         ...overlayConfig,
       },
       onEvent: (event) => this.logOverlayEvent(event),
+      // What its STUN server counted: every DHT-PeerID it writes carries the figure (load=).
+      ...(reach.stunServer ? { load: () => reach.stunServer!.load() } : {}),
     });
     // The node's own IP addresses count as an overlay domain: a phone that was given only the
     // node's address registers alice@IP and is reached as alice@IP from any node of the overlay.
@@ -220,7 +225,7 @@ export class KadsipNode {
       address: this.self.address,
       role: this.config.role,
       behindNat: this.behindNat,
-      ...(this.self.stun ? { stun: this.self.stun } : {}),
+      ...(this.self.stun ? { stun: this.self.stun, load: this.overlay.self.load ?? 0 } : {}),
       ...(this.self.turn ? { turn: this.self.turn } : {}),
       candidates: this.overlay.discoveredCandidates().length,
       // What a NATed user configures the phone with: the STUN/TURN servers the overlay offered.
@@ -274,28 +279,40 @@ export class KadsipNode {
   /**
    * draft-jiang section 5: a node that asks for candidates (a NATed one) checks a received one now
    * and then (STUN Binding from the SIP socket, which also keeps a NAT mapping alive); one that does
-   * not answer is forgotten.
+   * not answer is forgotten. Which one: it asks up to PROBED candidates of the best priority for
+   * their current load (KADSIP-LOAD queries, in parallel; the advertised figures may be minutes
+   * old) and binds to the least loaded, which counts it as a client from then on.
    */
   private startNatRecheck(intervalMs: number): void {
     const socket = this.transport.udpSocket();
     if (!socket) return;
     const random = new SeededRandom(randomInt(2 ** 32));
     let running = false;
+    const timeoutMs = Math.min(3000, intervalMs);
+    /** One Binding; a candidate that does not answer is forgotten. */
+    const bind = async (candidate: Candidate, queryLoad: boolean): Promise<Candidate | null> => {
+      const server = splitAddress(candidate.stun);
+      if (!server) return null;
+      try {
+        const result = await stunBinding(server, { socket, timeoutMs, rto: 250, queryLoad });
+        const mapped = hostPort(result.mapped.host, result.mapped.port);
+        if (mapped !== this.self.address) this.log.warn({ reflexive: mapped, peerAddress: this.self.address, server: candidate.stun }, 'reflexive address changed');
+        return result.load === undefined ? candidate : { ...candidate, load: result.load };
+      } catch (e) {
+        this.overlay.forgetCandidate(candidate.stun);
+        this.log.info({ server: candidate.stun, err: (e as Error).message }, 'STUN candidate does not answer: forgotten');
+        return null;
+      }
+    };
     this.natTimer = setInterval(() => {
-      const candidate = chooseCandidate(this.overlay.discoveredCandidates(), random);
-      const server = candidate ? splitAddress(candidate.stun) : null;
-      if (running || this.closed || !candidate || !server) return;
+      const probed = probeOrder(this.overlay.discoveredCandidates(), random, PROBED);
+      if (running || this.closed || probed.length === 0) return;
       running = true;
-      stunBinding(server, { socket, timeoutMs: Math.min(3000, intervalMs), rto: 250 }).then(
-        (result) => {
-          const mapped = hostPort(result.mapped.host, result.mapped.port);
-          if (mapped !== this.self.address) this.log.warn({ reflexive: mapped, peerAddress: this.self.address, server: candidate.stun }, 'reflexive address changed');
-        },
-        (e: Error) => {
-          this.overlay.forgetCandidate(candidate.stun);
-          this.log.info({ server: candidate.stun, err: e.message }, 'STUN candidate does not answer: forgotten');
-        },
-      ).finally(() => (running = false));
+      void (async () => {
+        const answered = (await Promise.all(probed.map((c) => bind(c, true)))).filter((c) => c !== null);
+        const chosen = leastLoaded(answered, random);
+        if (chosen && !this.closed) await bind(chosen, false);
+      })().finally(() => (running = false));
     }, intervalMs);
     this.natTimer.unref();
   }

@@ -58,7 +58,9 @@ export async function probeNat(options: NatProbeOptions): Promise<NatProbeOutcom
     const endpoint = splitAddress(server);
     if (!endpoint) continue;
     try {
-      const result = await stunBinding(endpoint, { socket: options.socket, timeoutMs: options.stunTimeoutMs ?? 1500, rto: 250 });
+      // A one-off check, not a client that stays: sent as a load query, so the server does not count
+      // it in the load figure it advertises (the node's re-checks later are uses, and counted).
+      const result = await stunBinding(endpoint, { socket: options.socket, timeoutMs: options.stunTimeoutMs ?? 1500, rto: 250, queryLoad: true });
       const detection = detectNat({ host: result.mapped.host, port: result.mapped.port }, options.local, options.interfaces);
       return { kind: 'detected', detection, server, candidates };
     } catch {

@@ -10,11 +10,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { realClock } from '../../src/common/real-clock.js';
 import { resolveConfig } from '../../src/node/config.js';
 import { KadsipNode } from '../../src/node/kadsip-node.js';
+import { readDhtPeerId, splitAddress } from '../../src/dsip/index.js';
+import { StunServer, stunBinding } from '../../src/nat/stun/index.js';
 import { probeNat } from '../../src/node/nat.js';
 import { OverlayOverSip } from '../../src/node/overlay-over-sip.js';
 import { OverlayNode } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
+import type { SipRequest } from '../../src/sip/message/index.js';
 import { TransactionLayer } from '../../src/sip/transaction/index.js';
 import { SipTransport } from '../../src/sip/transport/index.js';
 
@@ -131,7 +134,7 @@ describe('KadsipNode start-up NAT detection', () => {
     expect(client.overlay.routingTable.get(first.self.id)).toBeDefined();
     expect(first.overlay.routingTable.size).toBe(0);
     // A willing client is listed in the peer's candidate table (priority 3).
-    expect(first.overlay.candidates.fill(5, [], [])).toEqual([{ stun: client.self.stun, role: 'client', priority: 3 }]);
+    expect(first.overlay.candidates.fill(5, [], [])).toEqual([{ stun: client.self.stun, role: 'client', priority: 3, load: 0 }]);
   });
 
   it('forgets a received candidate that stops answering STUN', async () => {
@@ -148,5 +151,48 @@ describe('KadsipNode start-up NAT detection', () => {
     const deadline = Date.now() + 3000;
     while (second.overlay.discoveredCandidates().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(second.overlay.discoveredCandidates()).toEqual([]);
+  });
+});
+
+describe('load figures (docs/PROTOCOL-EXTENSIONS.md)', () => {
+  it('a willing node advertises what its STUN server counted on its next overlay request (load=)', async () => {
+    const first = await startNode({ stun: '127.0.0.1:0' });
+    const second = await startNode({ bootstrap: first.self.address });
+    expect(second.overlay.routingTable.get(first.self.id)?.load).toBe(0);
+    const stunAt = splitAddress(first.self.stun!)!;
+    for (let i = 0; i < 3; i++) await stunBinding(stunAt, { localHost: '127.0.0.1', timeoutMs: 2000, rto: 250 });
+    // What goes on the wire: a peer that listens for it reads load=3 or more in the DHT-PeerID.
+    const me = await sipEndpoint();
+    const heard: SipRequest[] = [];
+    me.transactions.onRequest((request) => heard.push(request));
+    first.overlay.ping({ address: `127.0.0.1:${me.port}` }, () => {});
+    const deadline = Date.now() + 3000;
+    while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const dht = readDhtPeerId(heard[0]!);
+    expect(dht?.ok && dht.value.stun).toBe(first.self.stun);
+    expect(dht?.ok && dht.value.load).toBeGreaterThanOrEqual(3);
+    // A peer that knows it refreshes the figure when a request from it arrives.
+    await new Promise<void>((resolve) => first.overlay.ping(second.self, () => resolve()));
+    expect(second.overlay.routingTable.get(first.self.id)?.load).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a NATed node asks its candidates for their load (KADSIP-LOAD) and binds to the least loaded', async () => {
+    // Two STUN servers on other loopback addresses (candidates are unique by IP); one has clients.
+    const busy = await StunServer.listen({ host: '127.0.0.2', port: 0 });
+    const idle = await StunServer.listen({ host: '127.0.0.3', port: 0 });
+    cleanup.push(() => busy.close(), () => idle.close());
+    for (let i = 0; i < 2; i++) await stunBinding({ host: '127.0.0.2', port: busy.address().port }, { localHost: '127.0.0.1', timeoutMs: 2000, rto: 250 });
+    const first = await startNode({});
+    // The bootstrap heard of both long ago, when both were idle: its figures are stale.
+    for (const [i, server] of [busy, idle].entries()) {
+      const stun = `${server.address().host}:${server.address().port}`;
+      first.overlay.routingTable.observe({ id: peerIdFromAddress('127.0.0.1', i + 1), address: `127.0.0.1:${i + 1}`, stun, load: 0 }, Date.now());
+    }
+    const second = await startNode({ bootstrap: first.self.address, candidatesWanted: '5' }, 200);
+    expect(second.overlay.discoveredCandidates().map((c) => c.load)).toEqual([0, 0]);
+    const deadline = Date.now() + 3000;
+    while (idle.load() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(idle.load()).toBe(1); // bound to (and counted by) the idle one
+    expect(busy.load()).toBe(2); // the busy one was only asked
   });
 });
