@@ -25,6 +25,7 @@ import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
 import { TransactionLayer } from '../sip/transaction/index.js';
 import { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
+import { addressFacing } from './facing.js';
 import { startHttpStatus } from './http-status.js';
 import { LocationService } from './location-service.js';
 import { probeNat } from './nat.js';
@@ -135,11 +136,14 @@ export class KadsipNode {
     this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
     this.proxy = new StatefulProxy({
       transactions,
-      // Behind NAT the reflexive address comes first: it is what the proxy record-routes, so that
-      // in-dialog requests from the public side come back through the NAT mapping.
+      // Behind NAT the node has two addresses: the reflexive one for the public side, the local one
+      // for phones behind the same NAT (which does not loop its public address back inside). A
+      // request between the two sides is record-routed with both (RFC 5658): each end of the
+      // dialog sends its in-dialog requests to the address it can reach.
       self: (adv.host === local.host && adv.port === local.port ? [adv] : [adv, local]).flatMap((a) =>
         config.transports.map((protocol) => ({ host: a.host, port: a.port, protocol })),
       ),
+      addressFacing: addressFacing(local, adv),
       resolver: location,
       supportedExtensions: ['dht'],
       // The proxy's T1 scales its 9.1 wait and how soon it leaves a silent address of a server set.

@@ -23,13 +23,19 @@ export function decrementMaxForwards(req: SipRequest): void {
 }
 
 /**
- * 16.6 step 1 copy, step 2 Request-URI, step 3 Max-Forwards, step 4 Record-Route (`recordRoute`
- * is our value or undefined), step 5 (no extra headers), step 6 strict-router postprocessing.
+ * 16.6 step 1 copy, step 2 Request-URI, step 3 Max-Forwards, step 5 (no extra headers), step 6
+ * strict-router postprocessing. Step 4 (addRecordRoute) waits for the next hop: which of our
+ * addresses we record-route depends on it (RFC 5658); step 6 touches only Route and Request-URI.
  */
-export function buildBranchRequest(pre: SipRequest, target: Uri, recordRoute: string | undefined): BranchRequest {
+export function buildBranchRequest(pre: SipRequest, target: Uri): BranchRequest {
   const copy = copyRequest(pre, target);
   decrementMaxForwards(copy);
-  if (recordRoute !== undefined && !NO_RECORD_ROUTE.has(copy.method)) copy.headers.prepend('Record-Route', recordRoute);
   const hop = postprocessRoutes(copy);
   return { request: copy, hop };
+}
+
+/** 16.6 step 4: our Record-Route values (top first) above those already there, unless the method takes none. */
+export function addRecordRoute(req: SipRequest, values: readonly string[]): void {
+  if (NO_RECORD_ROUTE.has(req.method)) return;
+  for (let i = values.length - 1; i >= 0; i--) req.headers.prepend('Record-Route', values[i] as string);
 }

@@ -6,6 +6,7 @@ export type {
   TargetResolver,
   ResolveFailure,
   SelfAddress,
+  AddressFacing,
   LocalHandler,
   ProxyTimers,
   ProxyLimits,

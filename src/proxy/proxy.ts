@@ -82,7 +82,7 @@ export class StatefulProxy {
 
   constructor(opts: ProxyOptions) {
     this.#layer = opts.transactions;
-    this.#self = new SelfAddresses(opts.self);
+    this.#self = new SelfAddresses(opts.self, opts.addressFacing);
     this.#recordRoute = opts.recordRoute ?? true;
     this.#supported = new Set((opts.supportedExtensions ?? []).map((t) => t.toLowerCase()));
     this.#clock = opts.clock ?? realClock;
@@ -198,7 +198,9 @@ export class StatefulProxy {
         this.#rejected++;
         return ctx.reject(404);
       }
-      const rr = this.#recordRoute ? this.#self.recordRouteFor(ctx.serverTxn.source.protocol) : undefined;
+      // 16.6 step 4 (RFC 5658 when the previous and the next hop reach us at different addresses).
+      const from = ctx.serverTxn.source;
+      const rr = this.#recordRoute ? (to: Endpoint) => this.#self.recordRoutes(from, to) : undefined;
       const plans = await planBranches(pre, targets, rr, this.#targetDeps);
       if (ctx.over) return;
       if (plans.length === 0) {

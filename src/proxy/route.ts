@@ -65,8 +65,8 @@ export function firstRoute(req: SipRequest): NameAddr | undefined {
 
 /**
  * 16.4 on a copy of `req`: (a) when the Request-URI is a Record-Route value of ours, a strict router
- * upstream put it there: the real Request-URI is the last Route value, moved back; (b) when the first
- * Route value is us, it is removed (a loose router sent the request to us by it). The npm `sip`
+ * upstream put it there: the real Request-URI is the last Route value, moved back; (b) while the first
+ * Route value is one of our addresses, it is removed (a loose router sent the request to us by it). The npm `sip`
  * package crashes sending a request whose top Route is itself; we never do, because of (b).
  */
 export function preprocessRoutes(req: SipRequest, self: SelfAddresses): SipRequest {
@@ -82,7 +82,8 @@ export function preprocessRoutes(req: SipRequest, self: SelfAddresses): SipReque
 }
 
 function preprocessTop(copy: SipRequest, self: SelfAddresses): SipRequest {
-  // Several Route values of ours in a row arise when we record-routed a spiral twice.
+  // Several Route values of ours in a row: our two Record-Route values of RFC 5658 (the address
+  // facing each side, section 3 has us pop both), or a spiral we record-routed twice.
   for (let i = 0; i < 8; i++) {
     const top = firstRoute(copy);
     if (top === undefined || !self.isSelfUri(top.uri)) break;

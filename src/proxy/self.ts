@@ -1,20 +1,23 @@
 /**
  * Recognising this proxy's own addresses in URIs (Request-URI, Route, 16.4) and Via sent-by
  * (loop detection, 16.3 step 4; the 18.1.2 check on responses), and writing the Record-Route
- * value we insert (16.6 step 4).
+ * values we insert (16.6 step 4; two of them when the hops on either side reach us at different
+ * addresses, RFC 5658 section 5).
  */
 import { getUriParam, type Uri, type Via } from '../sip/message/index.js';
-import { hostForWire, normalizeHost, type Protocol } from '../sip/transport/index.js';
-import type { SelfAddress } from './types.js';
+import { hostForWire, normalizeHost, type Endpoint, type Protocol } from '../sip/transport/index.js';
+import type { AddressFacing, SelfAddress } from './types.js';
 
 export class SelfAddresses {
   readonly #keys: ReadonlySet<string>;
   readonly #list: readonly SelfAddress[];
+  readonly #facing: AddressFacing;
 
-  constructor(list: readonly SelfAddress[]) {
+  constructor(list: readonly SelfAddress[], facing?: AddressFacing) {
     if (list.length === 0) throw new TypeError('a proxy needs at least one own address');
     this.#list = list;
     this.#keys = new Set(list.map((a) => `${normalizeHost(a.host)}|${a.port}`));
+    this.#facing = facing ?? ((remote) => this.#first(remote.protocol));
   }
 
   /** host (wire or socket form) and port (null: the default of the scheme) name this proxy. */
@@ -42,11 +45,25 @@ export class SelfAddresses {
     return this.has(via.host, via.port);
   }
 
-  /** 16.6 step 4: `<sip:HOST:PORT;lr>` for the address we send this branch from. */
-  recordRouteFor(protocol: Protocol): string {
-    const a = this.#list.find((x) => x.protocol === protocol) ?? this.#list[0];
-    // The constructor guarantees at least one entry.
-    const addr = a as SelfAddress;
-    return `<sip:${hostForWire(addr.host)}:${addr.port};lr>`;
+  /**
+   * 16.6 step 4 with RFC 5658 section 5: the Record-Route values, top first, for a request that came
+   * from `from` and leaves for `to`. One value when both reach us at the same address. Otherwise
+   * two: the upper one the address `to` reaches us at, the lower one the address `from` reaches us
+   * at. The UAS takes the list in order as its route set (12.1.1) and the UAC in reverse (12.1.2),
+   * so each end meets first the address facing it.
+   */
+  recordRoutes(from: Endpoint, to: Endpoint): string[] {
+    const inbound = recordRouteValue(this.#facing(from));
+    const outbound = recordRouteValue(this.#facing(to));
+    return inbound === outbound ? [inbound] : [outbound, inbound];
   }
+
+  #first(protocol: Protocol): SelfAddress {
+    // The constructor guarantees at least one entry.
+    return this.#list.find((x) => x.protocol === protocol) ?? (this.#list[0] as SelfAddress);
+  }
+}
+
+function recordRouteValue(a: { readonly host: string; readonly port: number }): string {
+  return `<sip:${hostForWire(a.host)}:${a.port};lr>`;
 }

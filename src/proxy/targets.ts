@@ -12,7 +12,7 @@
 import type { Clock } from '../common/clock.js';
 import { parseNameAddr, parseUri, tagOf, type SipRequest, type Uri } from '../sip/message/index.js';
 import type { Endpoint, Logger } from '../sip/transport/index.js';
-import { buildBranchRequest } from './forward-request.js';
+import { addRecordRoute, buildBranchRequest } from './forward-request.js';
 import type { BranchPlan } from './context.js';
 import { firstRoute, numericEndpoint } from './route.js';
 import type { SelfAddresses } from './self.js';
@@ -111,16 +111,17 @@ function resolveBounded(pre: SipRequest, deps: TargetDeps): Promise<ResolverAnsw
 /**
  * 16.6 for every target: the branch request and its next hop. Targets whose next hop cannot be
  * found (a Route host name without resolver help, a transport we lack) are left out.
+ * `recordRoute` gives our Record-Route values (top first) for a next hop; undefined: none.
  */
 export async function planBranches(
   pre: SipRequest,
   targets: readonly ResolvedTarget[],
-  recordRoute: string | undefined,
+  recordRoute: ((nextHop: Endpoint) => readonly string[]) | undefined,
   deps: TargetDeps,
 ): Promise<BranchPlan[]> {
   const plans: BranchPlan[] = [];
   for (const t of targets) {
-    const built = buildBranchRequest(pre, t.uri, recordRoute);
+    const built = buildBranchRequest(pre, t.uri);
     let destination: Endpoint | undefined = t.destination;
     if (built.hop !== undefined) {
       try {
@@ -134,6 +135,8 @@ export async function planBranches(
       deps.log.debug({ uri: pre.uriRaw }, 'no next hop for target: skipped');
       continue;
     }
+    // The other addresses of a server set (failover) are the same service: they face us the same way.
+    if (recordRoute !== undefined) addRecordRoute(built.request, recordRoute(destination));
     // A Route decides the next hop itself: the resolver's other addresses are not for it.
     const failover = built.hop === undefined ? t.failover : undefined;
     plans.push({ request: built.request, destination, ...(failover !== undefined ? { failover } : {}) });

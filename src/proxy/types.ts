@@ -61,6 +61,13 @@ export interface SelfAddress {
   readonly protocol: Protocol;
 }
 
+/**
+ * RFC 5658: which of this proxy's addresses (one of ProxyOptions.self, host and port) the element at
+ * `remote` reaches it at. A node behind NAT: its private address for the private side, its reflexive
+ * address for everyone else.
+ */
+export type AddressFacing = (remote: Endpoint) => { readonly host: string; readonly port: number };
+
 export type LocalHandler = (request: SipRequest, txn: ServerTransaction) => void;
 
 export interface ProxyTimers {
@@ -89,6 +96,12 @@ export interface ProxyOptions {
   readonly self: readonly SelfAddress[];
   /** Record-Route every request that may create a dialog (16.6 step 4). Default true. */
   readonly recordRoute?: boolean;
+  /**
+   * The address of ours facing a given previous or next hop (RFC 5658). When the request came in
+   * on one address and leaves by another, the proxy record-routes both. Default: the first own
+   * address of the hop's protocol, the same whatever the hop, so one Record-Route value.
+   */
+  readonly addressFacing?: AddressFacing;
   readonly resolver: TargetResolver;
   /** Option tags we accept in Proxy-Require (16.3 step 5); others give 420. Default none. */
   readonly supportedExtensions?: readonly string[];
