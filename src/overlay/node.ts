@@ -281,14 +281,21 @@ export class OverlayNode implements RequestHandler {
     this.lookup(target, 'node', done);
   }
 
-  /** FIND_VALUE: answers from the local store at once (0 rounds) when this node holds the key. */
-  findValue(key: NodeId, done: (result: LookupResult) => void): void {
+  /**
+   * FIND_VALUE: answers from the local store at once (0 rounds) when this node holds the key.
+   * `settled`, when given, is called once the requests still in flight at the first value have
+   * been answered too (or failed): its result has every candidate the answers brought, the late
+   * ones included (the node keeps those as well; draft-jiang counts them as discovered).
+   */
+  findValue(key: NodeId, done: (result: LookupResult) => void, settled?: (result: LookupResult) => void): void {
     const local = this.store.get(key, this.clock.now());
     if (local.length > 0) {
-      done({ target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.self, rounds: 0, rpcs: 0, failures: 0 });
+      const result: LookupResult = { target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.self, rounds: 0, rpcs: 0, failures: 0 };
+      done(result);
+      settled?.(result);
       return;
     }
-    this.lookup(key, 'value', done);
+    this.lookup(key, 'value', done, [], settled);
   }
 
   /**
@@ -379,7 +386,13 @@ export class OverlayNode implements RequestHandler {
   }
 
   /** Runs one iterative lookup to its end. */
-  private lookup(target: NodeId, kind: LookupKind, done: (result: LookupResult) => void, seeds: readonly Contact[] = []): void {
+  private lookup(
+    target: NodeId,
+    kind: LookupKind,
+    done: (result: LookupResult) => void,
+    seeds: readonly Contact[] = [],
+    settled?: (result: LookupResult) => void,
+  ): void {
     const { k, alpha, maxShortlist } = this.config;
     const lookup = new Lookup(target, kind, this.self.id, k, alpha, maxShortlist);
     // Seed with more than k known contacts, so that a lookup whose k closest are all dead (a crashed
@@ -390,11 +403,22 @@ export class OverlayNode implements RequestHandler {
     if (index >= 0) this.routingTable.touch(index, this.clock.now());
     const request: OverlayRequest = kind === 'node' ? { op: 'FIND_NODE', target } : { op: 'FIND_VALUE', key: target };
     let finished = false;
+    const finish = (): void => {
+      finished = true;
+      done(lookup.result());
+    };
     const pump = (): void => {
-      if (finished) return;
+      if (finished) {
+        if (settled && lookup.inFlight === 0) {
+          const report = settled;
+          settled = undefined;
+          report(lookup.result());
+        }
+        return;
+      }
       if (lookup.done) {
-        finished = true;
-        done(lookup.result());
+        finish();
+        pump();
         return;
       }
       for (const query of lookup.next()) {
@@ -405,8 +429,8 @@ export class OverlayNode implements RequestHandler {
         });
       }
       if (lookup.inFlight === 0 && !finished) {
-        finished = true;
-        done(lookup.result());
+        finish();
+        pump();
       }
     };
     pump();

@@ -2,6 +2,9 @@
  * draft-jiang section 3.3.3 for Kademlia: with a share f of nodes willing to serve STUN, how often
  * does a lookup that asks for candidates (DHT-Candidates-Wanted: 10, piggybacked on FIND_VALUE)
  * come back with at least one, how many does it bring, and how evenly are the candidates used?
+ * A discovery is what the asker receives for one lookup: the candidates of every answer to its
+ * requests, including the answers still in flight when a FIND_VALUE's value arrived (the node
+ * keeps those too); `success_at_value` is the share counted at the value alone.
  *
  * Load is modelled as the protocol sees it. A willing peer counts the clients that use its STUN
  * service (RecentClients, as the real server does) and advertises the count on every message it
@@ -47,6 +50,11 @@ export interface CandidateReport {
   candidates_min: number;
   /** Most picks of one candidate over the mean picks per willing node (picks made, not discoveries). */
   load_spread: number;
+  /**
+   * FIND_VALUE: the success ratio counted when the value arrived, without the candidates of the
+   * answers still in flight then (which the node receives and keeps a moment later).
+   */
+  success_at_value?: number;
   /** Share of the willing nodes that were picked at least once. */
   used_ratio: number;
   seed: number;
@@ -73,6 +81,8 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
   const probe = options.probe ?? 0;
   const windowMs = options.windowMs ?? 60_000;
   const counts: number[] = [];
+  /** FIND_VALUE: candidates in hand when the value arrived (answers still in flight not yet in). */
+  const countsAtValue: number[] = [];
   const picks = new Map<string, number>();
   const records = sim.publishedRecords.filter((r) => r.stored);
   let started = 0;
@@ -108,17 +118,18 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
       for (let tries = 0; tries < 10 && record && asker?.node.store.has(record.key, sim.now); tries++) record = records[sim.rng.int(records.length)];
       if (!asker || !record || asker.node.store.has(record.key, sim.now)) return;
       started++;
-      const done = (result: LookupResult): void => {
+      // The asker itself, when willing, is never offered to itself; a local hit asks nobody.
+      const receivedBy = (result: LookupResult): Candidate[] => (result.candidates ?? []).filter((c) => c.stun !== asker.contact.stun);
+      const settled = (result: LookupResult): void => {
         finished++;
-        // The asker itself, when willing, is never offered to itself; a local hit asks nobody.
-        const received = (result.candidates ?? []).filter((c) => c.stun !== asker.contact.stun);
+        const received = receivedBy(result);
         counts.push(received.length);
         if (received.length === 0) return;
         if (probe > 0) probeAndUse(asker, received);
         else use(asker, chooseCandidate(received, sim.rng)!);
       };
-      if (carrier === 'find_node') asker.node.findNode(sim.rng.bits(160), done);
-      else asker.node.findValue(record.key, done);
+      if (carrier === 'find_node') asker.node.findNode(sim.rng.bits(160), settled);
+      else asker.node.findValue(record.key, (result) => countsAtValue.push(receivedBy(result).length), settled);
     });
   }
   const deadline = sim.now + 10 * 60_000;
@@ -137,6 +148,7 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
     willing,
     discoveries: counts.length,
     success_ratio: counts.length === 0 ? 0 : round(successes / counts.length),
+    ...(carrier === 'find_value' && countsAtValue.length > 0 ? { success_at_value: round(countsAtValue.filter((c) => c > 0).length / countsAtValue.length) } : {}),
     candidates_mean: round(counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length)),
     candidates_min: counts.length === 0 ? 0 : Math.min(...counts),
     load_spread: meanPicks === 0 ? 0 : round(maxPicks / meanPicks),

@@ -201,6 +201,24 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
     expect(asker.node.discoveredCandidates().length).toBeGreaterThan(0);
   });
 
+  it('FIND_VALUE: the answers still in flight at the value bring their candidates to `settled`', async () => {
+    const sim = new Simulation({ nodes: 300, seed: 9, records: 50, lookups: 0, willingFraction: 0.05, config: { candidatesWanted: 10 } });
+    await sim.build();
+    await sim.publishRecords();
+    let more = 0;
+    for (const record of sim.publishedRecords.filter((r) => r.stored).slice(0, 20)) {
+      const asker = sim.livePeers.find((p) => !p.node.store.has(record.key, sim.now))!;
+      let atValue: LookupResult | undefined;
+      const settled = await_<LookupResult>(sim, (done) => asker.node.findValue(record.key, (r) => (atValue = r), done));
+      expect(atValue).toBeDefined();
+      expect(settled.bindings).toEqual(atValue!.bindings);
+      const early = new Set((atValue!.candidates ?? []).map((c) => c.stun));
+      for (const stun of early) expect(settled.candidates?.some((c) => c.stun === stun)).toBe(true);
+      if ((settled.candidates?.length ?? 0) > early.size) more++;
+    }
+    expect(more).toBeGreaterThan(0);
+  });
+
   it('gathers candidates hop by hop in recursive mode', async () => {
     const sim = new Simulation({ nodes: 300, seed: 9, records: 0, lookups: 0, willingFraction: 0.1, config: { candidatesWanted: 10 } });
     await sim.build();
