@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface Row { nodes: number; f: number; success_ratio: number; candidates_mean: number; load_spread: number; carrier?: string }
+interface Row { nodes: number; f: number; success_ratio: number; candidates_mean: number; load_spread: number; carrier?: string; probe?: number }
 
 const rows: Row[] = readFileSync(0, 'utf8').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Row)
   .sort((a, b) => a.nodes - b.nodes || b.f - a.f || (a.carrier ?? '').localeCompare(b.carrier ?? ''));
@@ -16,7 +16,7 @@ if (rows.length === 0) {
   process.exit(2);
 }
 const pastry: Record<string, number> = { '0.1': 38, '0.02': 7 };
-const W = Math.max(720, 110 * rows.length + 120), H = 380, left = 60, right = 60, top = 40, bottom = 90;
+const W = Math.max(720, 130 * rows.length + 120), H = 380, left = 60, right = 60, top = 40, bottom = 90;
 const plotW = W - left - right, plotH = H - top - bottom;
 const maxC = Math.max(40, ...rows.map((r) => r.candidates_mean)) * 1.1;
 const slot = plotW / rows.length;
@@ -43,7 +43,8 @@ rows.forEach((r, i) => {
   parts.push(`<text x="${x + w / 2}" y="${top + plotH + 18}" text-anchor="middle">f = ${r.f * 100} %</text>`);
   parts.push(`<text x="${x + w / 2}" y="${top + plotH + 34}" text-anchor="middle">${r.nodes.toLocaleString('en')} nodes</text>`);
   parts.push(`<text x="${x + w / 2}" y="${top + plotH + 50}" text-anchor="middle">${(r.carrier ?? 'find_value').toUpperCase()}</text>`);
-  parts.push(`<text x="${x + w / 2}" y="${top + plotH + 66}" text-anchor="middle" fill="#555">spread ${r.load_spread.toFixed(1)}x</text>`);
+  const probed = r.probe === undefined ? '' : r.probe > 0 ? `, probe ${r.probe}` : ', no probe';
+  parts.push(`<text x="${x + w / 2}" y="${top + plotH + 66}" text-anchor="middle" fill="#555">spread ${r.load_spread.toFixed(1)}x${probed}</text>`);
 });
 parts.push(`<line x1="${left}" x2="${left + 24}" y1="${H - 8}" y2="${H - 8}" stroke="#c0392b" stroke-dasharray="4 3"/><text x="${left + 30}" y="${H - 4}">draft-jiang's Pastry estimate</text>`);
 parts.push('</svg>');
