@@ -9,7 +9,7 @@
  * Bounded: when full the cache starts afresh, so a flood of distinct values costs at most `max`
  * entries and never grows. Results must never be mutated; their types are readonly.
  */
-export function memoizeParser<T>(parse: (text: string) => T, max = 4096): (text: string) => T {
+export function memoizeParser<T>(parse: (text: string) => T, max = 256): (text: string) => T {
   let cache = new Map<string, T>();
   return (text: string): T => {
     const hit = cache.get(text);
