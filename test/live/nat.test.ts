@@ -4,7 +4,8 @@
  *
  *   pub  198.51.100.10/24 ---- 198.51.100.1 [ nat: iptables MASQUERADE ] 10.200.1.1 ---- 10.200.1.2/24  priv
  *        public peer :5060 (--stun :3478)    unsolicited inbound dropped            NATed node :5060
- *        caller SIPp :5070                                                          callee SIPp :5080
+ *        caller SIPp :5070                   (no hairpin: the private side          callee SIPp :5080
+ *        callee SIPp :5072                    cannot reach 198.51.100.1)            caller SIPp :5090
  *
  * Documentation addresses only, never routed outside the namespaces; pub has no route to 10.200/16.
  * It checks that:
@@ -15,10 +16,18 @@
  *      says `nat detected`, its /status shows that Peer-ID, behindNat, and the DHT-Candidate it
  *      received on JOIN, and the public peer has it in its routing table at the reflexive address;
  *  (c) a SIPp phone registered at the NATed node is called by a SIPp phone on the public side
- *      through the public peer: INVITE, ACK and BYE all cross the NAT (SIPp exits 0 on both sides).
+ *      through the public peer: INVITE, ACK and BYE all cross the NAT (SIPp exits 0 on both sides);
+ *  (d) the other way, a phone behind the NAT calls a phone registered at the public peer through
+ *      its node: the node record-routes twice (RFC 5658), its reflexive address above its private
+ *      one, so the caller, which sends in-dialog requests to the first entry of its route set as a
+ *      real phone does, reaches the node at its private address (the NAT does not hairpin); the
+ *      ACK reaches the callee, and a BYE from either side gets its 200.
+ * Every SIPp phone sends its ACK and BYE to the first entry of its route set (setdest), not to
+ * the address on its command line.
  * Needs root (ip netns, iptables); without it the test fails with a message, it does not skip.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idToHex } from '../../src/overlay/id.js';
@@ -122,5 +131,37 @@ describe('NAT traversal through a real NAT (network namespaces, iptables MASQUER
       `UAC:\n${uac.output()}\nUAS:\n${uas.output()}\npublic peer:\n${publicPeer.output().slice(-3000)}\nNATed node:\n${natedNode.output().slice(-3000)}`;
     expect(uacCode, logs()).toBe(0);
     expect(uasCode, logs()).toBe(0);
+  }, 60_000);
+
+  /** One call from the phone behind the NAT (:5090, through its node) to carol at the public peer. */
+  async function callOut(caller: string, callee: string, extra: string[] = []): Promise<void> {
+    const uas = sipp(NS.pub, callee, ['-i', PUBLIC_PEER, '-p', '5072', '-s', 'carol', '-key', 'domain', DOMAIN], 40);
+    await new Promise((r) => setTimeout(r, 500)); // SIPp binds its socket
+    const uac = sipp(NS.priv, caller, ['-i', NATED, '-p', '5090', '-s', 'carol', '-key', 'domain', DOMAIN, ...extra, `${NATED}:5060`], 30);
+    const [uacCode, uasCode] = await Promise.all([uac.exit, uas.exit]);
+    const logs = (): string =>
+      `UAC (behind the NAT):\n${uac.output()}\nUAS (public):\n${uas.output()}\npublic peer:\n${publicPeer.output().slice(-3000)}\nNATed node:\n${natedNode.output().slice(-3000)}`;
+    expect(uacCode, logs()).toBe(0);
+    expect(uasCode, logs()).toBe(0);
+  }
+
+  it('a phone behind the NAT calls the public side through its node: double Record-Route, ACK and BYE get through', async () => {
+    const reg = sipp(NS.pub, 'register.xml', ['-i', PUBLIC_PEER, '-p', '5072', '-s', 'carol', '-key', 'domain', DOMAIN, `${PUBLIC_PEER}:5060`], 15);
+    expect(await reg.exit, reg.output()).toBe(0);
+    await until('carol to be published in the overlay', 10_000, () =>
+      logLines(publicPeer).some((l) => l.msg === 'registration published in the overlay' && String(l.aor).startsWith('sip:carol@') && Number(l.storedAt) >= 1) ? true : undefined,
+    );
+    const messages = `/tmp/kadsip-nat-${TAG}-caller.msg`;
+    await callOut('uac.xml', 'uas.xml', ['-trace_msg', '-message_file', messages]);
+    // The 200 as the caller received it: the public peer's value on top, then the NATed node's two,
+    // its reflexive address above its private one (the caller's route set starts with the latter).
+    const trace = await readFile(messages, 'utf8');
+    const ok = trace.slice(trace.indexOf('SIP/2.0 200 OK'));
+    const rr = [...ok.split(/\r?\n\r?\n/)[0]!.matchAll(/^Record-Route:\s*(.*?)\r?$/gim)].flatMap((m) => m[1]!.trim().split(/\s*,\s*/));
+    expect(rr).toEqual([`<sip:${PUBLIC_PEER}:5060;lr>`, `<sip:${reflexive};lr>`, `<sip:${NATED}:5060;lr>`]);
+  }, 60_000);
+
+  it('a phone behind the NAT calls the public side and the callee hangs up: the BYE reaches the caller', async () => {
+    await callOut('uac-callee-hangs-up.xml', 'uas-hangs-up.xml');
   }, 60_000);
 });
