@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sip -- --json [--seconds S] [--pause-ms P] [--start-rate R] [--bisect N]
  *  [--max-register-rate R] [--max-call-rate R] [--only kadsip|kamailio] [--keep-logs]
- *  [--max-minutes M]`
+ *  [--max-minutes M] [--figures register,calls,cross]`
  *
  * SIP throughput with SIPp (Debian `sip-tester`), kadsip and Kamailio (Debian `kamailio`) measured
  * in the same run, with the same scenarios (bench/sip/*.xml) and the same rates:
@@ -44,6 +44,8 @@ const { values } = parseArgs({
     'max-call-rate': { type: 'string', default: '12800' },
     bisect: { type: 'string', default: '3' },
     only: { type: 'string' },
+    // Which figures to measure (all by default): a quick look at one figure need not wait for all.
+    figures: { type: 'string', default: 'register,calls,cross' },
     'max-minutes': { type: 'string', default: '15' },
     'keep-logs': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -76,6 +78,8 @@ if (!Number.isInteger(bisectSteps) || bisectSteps < 0 || bisectSteps > 8) usage(
 if (!(maxMinutes > 0 && maxMinutes <= 120)) usage('--max-minutes must be in (0, 120]');
 const only = values.only;
 if (only !== undefined && only !== 'kadsip' && only !== 'kamailio') usage('--only must be kadsip or kamailio');
+const figures = new Set(values.figures.split(',').map((f) => f.trim()));
+if ([...figures].some((f) => !['register', 'calls', 'cross'].includes(f))) usage('--figures is a comma-separated list of register, calls, cross');
 const runKadsip = only !== 'kamailio';
 const runKamailio = only !== 'kadsip';
 
@@ -705,13 +709,13 @@ try {
     async () => {
       const kadsip = a?.address;
       const kamailio = k?.address;
-      if (kadsip) ramps.register = await ramp('kadsip REGISTER', maxRegisterRate, (rate, trace) => registerStep(kadsip, rate, trace));
-      if (kamailio) ramps.kamailio_register = await ramp('kamailio REGISTER', maxRegisterRate, (rate, trace) => registerStep(kamailio, rate, trace));
-      if (kadsip) ramps.calls = await ramp('kadsip calls', maxCallRate, (rate, trace) => callStep(kadsip, kadsip, rate, trace));
-      if (kamailio) ramps.kamailio_calls = await ramp('kamailio calls', maxCallRate, (rate, trace) => callStep(kamailio, kamailio, rate, trace));
+      if (kadsip && figures.has('register')) ramps.register = await ramp('kadsip REGISTER', maxRegisterRate, (rate, trace) => registerStep(kadsip, rate, trace));
+      if (kamailio && figures.has('register')) ramps.kamailio_register = await ramp('kamailio REGISTER', maxRegisterRate, (rate, trace) => registerStep(kamailio, rate, trace));
+      if (kadsip && figures.has('calls')) ramps.calls = await ramp('kadsip calls', maxCallRate, (rate, trace) => callStep(kadsip, kadsip, rate, trace));
+      if (kamailio && figures.has('calls')) ramps.kamailio_calls = await ramp('kamailio calls', maxCallRate, (rate, trace) => callStep(kamailio, kamailio, rate, trace));
     },
   );
-  if (runKadsip) {
+  if (runKadsip && figures.has('cross')) {
     // Two fresh nodes: the callee registers at B, the caller sends to A, A finds the AoR through
     // the overlay.
     let b: Target | undefined;
@@ -754,6 +758,7 @@ const line = {
     max_register_rate: maxRegisterRate,
     max_call_rate: maxCallRate,
     bisect_steps: bisectSteps,
+    figures: [...figures],
     transport: 'udp',
     sipp_version: sippVersion ?? null,
     kamailio_version: kamailioVersion ?? null,

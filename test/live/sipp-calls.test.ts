@@ -210,9 +210,8 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
       expect((await statusOf(a)).contacts).toBe(0);
     });
 
-    // Known defect (src/node/location-service.ts, findInOverlay): once the dead peer has left the
-    // routing table, an empty table reads as "alone in the overlay" and the node answers a definitive
-    // 404 Not Found instead of 480 with Retry-After. Remove `.fails` when that is fixed.
+    // Once the dead peer has left the routing table, an empty table must not read as "alone in the
+    // overlay" (a definitive 404): a node that had peers answers 480 with Retry-After.
     it('after that, still 480 with Retry-After rather than 404', async () => {
       const a = pair[0];
       const r = await calls([addr(a)], { CASES: 'unavailable', DOMAIN: 'example.net', TAG: 'dead2' }, 30_000);
