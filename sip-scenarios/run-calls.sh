@@ -12,8 +12,8 @@
 # Environment (all optional):
 #   CASES="..."     cases to run, in order. Default: register call reinvite cancel noanswer busy message notfound
 #                   Others: register-auth register-auth-wrong (digest; need AUTH_PASS), unavailable,
-#                   deadphone (the callee's phone registered, then went silent: 408 after the
-#                   proxy's Timer B = 64*T1; give the nodes KADSIP_SIP_T1_MS=100 to keep it short)
+#                   deadphone (the callee's phone registered, then went silent: 480 with
+#                   Retry-After once nothing, not even 100 Trying, came back for 4*T1 = 2 s)
 #   DOMAIN=D        the AoRs' domain (default: CALLER_NODE's IP, the domain every node on that IP serves)
 #   CALLER=NAME     calling user (default alice); CALLEE=NAME callee name prefix (default bob)
 #   TAG=T           suffix of the callee names (default: the runner's PID), so runs do not share AoRs
@@ -220,8 +220,8 @@ for c in $CASES; do
       call_case message "MESSAGE out of dialog, 200 from the callee" uas-message.xml uac-message.xml
       ;;
     deadphone)
-      # Registered at a port where nothing listens any more: no provisional, so Timer B (64*T1) of
-      # the proxy's INVITE client transaction ends the branch and the caller gets 408.
+      # Registered at a port where nothing listens any more: no answer at all, not even 100 Trying,
+      # within 4*T1, so the proxy counts the phone unreachable and the caller gets 480 + Retry-After.
       take_ports
       rc=0
       user="$CALLEE-dead-$TAG"
@@ -229,11 +229,11 @@ for c in $CASES; do
       if [ "$rc" = 0 ]; then
         start=$(date +%s%N)
         sipp_run deadphone.uac "$caller_node" uac-reject.xml "$port_b" 25 -s "$user" -key caller "$CALLER" -key domain "$DOMAIN" \
-          -key code 408 -key retry either || rc="sipp exit $?"
+          -key code 480 -key retry required || rc="sipp exit $?"
         end=$(date +%s%N)
       fi
       unregister "$user" "$callee_node" "$port_a" deadphone.unregister-callee
-      report deadphone "callee's phone silent: 408 after Timer B, in $(( (${end:-0} - ${start:-0}) / 1000000 )) ms" "$rc" deadphone.register-callee deadphone.uac
+      report deadphone "callee's phone silent: 480 with Retry-After, in $(( (${end:-0} - ${start:-0}) / 1000000 )) ms" "$rc" deadphone.register-callee deadphone.uac
       ;;
     notfound)
       reject_case notfound "callee registered nowhere: 404" "nobody-$TAG" 404 absent

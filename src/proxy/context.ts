@@ -19,9 +19,14 @@ export interface BranchPlan {
   readonly failover?: readonly Endpoint[];
 }
 
-/** Retry-After (seconds) on the 480 of a server set none of whose addresses answered. */
+/** Retry-After (seconds) on the 480 of a target none of whose addresses answered. */
 export const UNREACHABLE_RETRY_AFTER_S = 5;
-/** An INVITE branch to a server-set address that has sent nothing after this many T1 moves on. */
+/**
+ * An INVITE branch whose address has sent nothing, not even 100 Trying, after this many T1 is
+ * unreachable: a live RFC 3261 server transaction answers an INVITE within 200 ms (17.2.1), and by
+ * then the INVITE went out three times. The branch moves to the next address of its server set, or
+ * ends; a caller is told 480 with Retry-After within seconds instead of 408 after Timer B (32 s).
+ */
 const NO_ANSWER_T1 = 4;
 
 export interface ContextHooks {
@@ -48,7 +53,7 @@ interface Branch {
   readonly next: Endpoint[];
   /** A located server set: failing over, and 480 with Retry-After once every address failed. */
   readonly located: boolean;
-  /** INVITE to a server-set address: nothing heard within NO_ANSWER_T1 * T1 means try the next. */
+  /** INVITE: nothing heard within NO_ANSWER_T1 * T1 means unreachable (try the next address, if any). */
   noAnswer: TimerHandle | undefined;
   /** Any provisional seen: 9.1 allows a CANCEL only from then on. */
   provisional: boolean;
@@ -190,7 +195,7 @@ export class ResponseContext {
       });
       b.txn = txn;
       this.#hooks.branchStarted(this, txn.branch);
-      if (b.located && this.isInvite) {
+      if (this.isInvite) {
         b.noAnswer = this.#hooks.clock.setTimer(NO_ANSWER_T1 * this.#hooks.t1, () => this.#silent(b, txn));
       }
     } catch (e) {
@@ -200,14 +205,14 @@ export class ResponseContext {
     }
   }
 
-  /** The current address of a server set sent nothing in time: leave its transaction, try the next. */
+  /** The current address sent nothing in time: leave its transaction, try the next address or end the branch. */
   #silent(b: Branch, txn: ClientTransaction): void {
     b.noAnswer = undefined;
     if (b.done || b.txn !== txn || b.provisional) return;
     this.#hooks.log.debug({ destination: txn.destination }, 'proxy: no answer from this address of the server set');
     b.txn = undefined;
     this.#left.add(txn);
-    this.#failed(b, this.#cancelled ? 487 : 408);
+    this.#failed(b, this.#cancelled ? 487 : 408, true);
   }
 
   /** A late answer from an address the branch left: a provisional is CANCELled (9.1), a 2xx goes upstream (16.7 step 5). */
@@ -232,9 +237,9 @@ export class ResponseContext {
   /**
    * The branch's current transaction failed (timeout, transport error, 503, silence): the next
    * address of its server set if any is left (RFC 3263 4.3), else the branch ends; a server set
-   * none of whose addresses answered ends with 480 and Retry-After.
+   * none of whose addresses answered, or a silent target, ends with 480 and Retry-After.
    */
-  #failed(b: Branch, status: number): void {
+  #failed(b: Branch, status: number, silent = false): void {
     if (b.done) return;
     b.noAnswer?.cancel();
     b.noAnswer = undefined;
@@ -246,7 +251,7 @@ export class ResponseContext {
       this.#hooks.log.debug({ destination: next, status }, 'proxy: failing over to the next address of the server set');
       return this.#launch(b, next);
     }
-    if (b.located && usable) {
+    if ((b.located || silent) && usable) {
       this.#settle(b);
       this.#finals.push(this.#generate(480, [['Retry-After', String(UNREACHABLE_RETRY_AFTER_S)]]));
       return this.#maybeAnswer();

@@ -100,7 +100,7 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
   beforeAll(async () => {
     // A one-node overlay, a two-node overlay (domain example.net too) and a five-node overlay.
     const p = await freePorts(16);
-    // The single node runs with T1 = 100 ms, so that a silent phone's 408 (Timer B = 64*T1) comes in 6.4 s.
+    // The single node runs with T1 = 100 ms: its timers (a silent phone's 480 after 4*T1) are short.
     const fastT1 = join(work, 'fast-t1.json');
     writeFileSync(fastT1, JSON.stringify({ ...JSON.parse(readFileSync(await dnsOnLoopback(), 'utf8')), sipT1Ms: 100 }));
     const [single, first, fiveFirst] = await Promise.all([
@@ -119,7 +119,7 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
     await until('two nodes knowing each other', async () => (await statusOf(first)).contacts === 1 && (await statusOf(second)).contacts === 1);
   });
 
-  it('one node: register/unregister, call, re-INVITE, CANCEL, busy, MESSAGE, 404, silent phone 408', async () => {
+  it('one node: register/unregister, call, re-INVITE, CANCEL, busy, MESSAGE, 404, silent phone 480', async () => {
     const r = await calls([addr(one)], { CASES: 'register call reinvite cancel busy message notfound deadphone', TAG: 'one' });
     expect(r.code, explain(r, one)).toBe(0);
     for (const c of ['register', 'call', 'reinvite', 'cancel', 'busy', 'message', 'notfound', 'deadphone']) expect(r.stdout).toMatch(new RegExp(`^PASS ${c} `, 'm'));

@@ -191,12 +191,17 @@ describe('StatefulProxy: forwarding a request (16.3-16.7)', () => {
     expect(p.proxy.stats.contexts).toBe(0);
   });
 
-  it('an INVITE whose only branch never answers gets 408 after Timer B; a transport error gives 500', async () => {
+  it('an INVITE whose only branch sends nothing, not even 100, gets 480 with Retry-After after 4*T1; a transport error gives 500', async () => {
     const p = setupProxy();
     p.deliver(uacRequest('INVITE'), UAC);
     await flush();
-    p.clock.advance(64 * 500);
-    expect(p.responsesTo(UAC).filter((r) => r.status >= 200).map((r) => r.status)).toEqual([408]);
+    p.clock.advance(4 * 500 - 1);
+    expect(p.responsesTo(UAC).filter((r) => r.status >= 200)).toHaveLength(0);
+    p.clock.advance(1);
+    await flush();
+    const finals = p.responsesTo(UAC).filter((r) => r.status >= 200);
+    expect(finals.map((r) => r.status)).toEqual([480]);
+    expect(finals[0]!.headers.get('retry-after')).toBe('5');
 
     const q = setupProxy();
     q.transport.failRequestsWith = new Error('unreachable');
