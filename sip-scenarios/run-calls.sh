@@ -11,6 +11,7 @@
 #
 # Environment (all optional):
 #   CASES="..."     cases to run, in order. Default: register call reinvite cancel noanswer busy message notfound
+#                   prack subscribe subscribe-early refer options options-notfound
 #                   Others: register-auth register-auth-wrong (digest; need AUTH_PASS), unavailable,
 #                   deadphone (the callee's phone registered, then went silent: 480 with
 #                   Retry-After once nothing, not even 100 Trying, came back for 4*T1 = 2 s)
@@ -45,7 +46,7 @@ if ! command -v sipp >/dev/null 2>&1; then
   exit 2
 fi
 
-CASES="${CASES:-register call reinvite cancel noanswer busy message notfound}"
+CASES="${CASES:-register call reinvite cancel noanswer busy message notfound prack subscribe subscribe-early refer options options-notfound}"
 DOMAIN="${DOMAIN:-$caller_ip}"
 CALLER="${CALLER:-alice}"
 CALLEE="${CALLEE:-bob}"
@@ -64,6 +65,7 @@ BASE_PORT="${BASE_PORT:-$((20000 + RANDOM % 30000))}"
 for c in $CASES; do
   case "$c" in
     register|register-auth|register-auth-wrong|call|reinvite|cancel|noanswer|deadphone|busy|message|notfound|unavailable) ;;
+    prack|subscribe|subscribe-early|refer|options|options-notfound) ;;
     *) echo "run-calls.sh: unknown case $c" >&2; exit 2 ;;
   esac
 done
@@ -74,22 +76,33 @@ if [ -z "${OUT_DIR:-}" ]; then OUT_DIR="$(mktemp -d -t kadsip-calls.XXXXXX)"; ke
 mkdir -p "$OUT_DIR"
 
 # What the called phone must see: one node on the path, or the caller's node then the callee's.
+# The reverse direction (a NOTIFY from the callee's phone to the caller's): rset is the callee's
+# route set (its INVITE's or SUBSCRIBE's Record-Route, in order), and the caller must see the
+# request come through the nodes the other way round (rvias, rrr).
 if [ "$caller_node" = "$callee_node" ]; then
   hops=1
   rr="<sip:$caller_node;lr>|||"
+  rrr="$rr"
+  rset="<sip:$caller_node;lr>"
   via_nodes="$caller_node|"
+  rvia_nodes="$caller_node|"
 else
   hops=2
   rr="<sip:$callee_node;lr>|<sip:$caller_node;lr>||"
+  rrr="<sip:$caller_node;lr>|<sip:$callee_node;lr>||"
+  rset="<sip:$callee_node;lr>, <sip:$caller_node;lr>"
   via_nodes="$callee_node|$caller_node|"
+  rvia_nodes="$caller_node|$callee_node|"
 fi
 maxfwd=$((70 - hops))
-vias_for() { # the UAS's expected Via path (4 slots) for a caller phone on port $1
-  local path="$via_nodes$LOCAL_IP:$1|" n
+pad4() { # pads a "|"-terminated path to 4 slots
+  local path="$1" n
   n="$(printf '%s' "$path" | tr -cd '|' | wc -c)"
   while [ "$n" -lt 4 ]; do path="$path|"; n=$((n + 1)); done
   printf '%s' "$path"
 }
+vias_for() { pad4 "$via_nodes$LOCAL_IP:$1|"; }    # the UAS's expected Via path for a caller phone on port $1
+rvias_for() { pad4 "$rvia_nodes$LOCAL_IP:$1|"; }  # the caller's, for a request from the callee phone on port $1
 
 failed=0
 next_port=$BASE_PORT
@@ -147,7 +160,11 @@ call_case() {
   if [ "$rc" = 0 ]; then register "$CALLER" "$caller_node" "$caller_port" "$name.register-caller" || rc="register caller: sipp exit $?"; fi
   if [ "$rc" = 0 ]; then
     local uas_args=(-s "$user" -key vias "$(vias_for "$caller_port")" -key rr "$rr" -key maxfwd "$maxfwd" -key ruri "sip:$user@$LOCAL_IP:$callee_port")
-    [ "$uas" = uas-message.xml ] && uas_args=(-s "$user" -key vias "$(vias_for "$caller_port")" -key maxfwd "$maxfwd")
+    case "$uas" in
+      uas-message.xml|uas-options.xml) uas_args=(-s "$user" -key vias "$(vias_for "$caller_port")" -key maxfwd "$maxfwd") ;;
+      uas-subscribe.xml) uas_args+=(-key rset "$rset" -key early "${early:-0}") ;;
+      uas-refer.xml) uas_args+=(-key rset "$rset") ;;
+    esac
     sipp_run "$name.uas" "" "$uas" "$callee_port" 30 "${uas_args[@]}" &
     uas_pid=$!
     wait_bound "$callee_port"
@@ -218,6 +235,32 @@ for c in $CASES; do
       ;;
     message)
       call_case message "MESSAGE out of dialog, 200 from the callee" uas-message.xml uac-message.xml
+      ;;
+    prack)
+      call_case prack "100rel: reliable 183 with RSeq, PRACK with RAck and UPDATE in the early dialog, 200, ACK, INFO, BYE, all through the Record-Route set" \
+        uas-prack.xml uac-prack.xml -key contact "sip:$CALLEE-prack-$TAG@$LOCAL_IP:$next_port" -key rr "$rr"
+      ;;
+    subscribe|subscribe-early)
+      # subscribe-early: the notifier sends its first NOTIFY before the 200 to the SUBSCRIBE (RFC 6665 4.1.2.4)
+      early=0; [ "$c" = subscribe-early ] && early=1
+      call_case "$c" "SUBSCRIBE (Event: presence) 200 record-routed, NOTIFY back through the node(s)$([ $early = 1 ] && echo ' before the 200'), unsubscribe, NOTIFY terminated" \
+        uas-subscribe.xml uac-subscribe.xml -key contact "sip:$CALLEE-$c-$TAG@$LOCAL_IP:$next_port" -key rr "$rr" -key rrr "$rrr" \
+        -key rvias "$(rvias_for "$next_port")" -key maxfwd "$maxfwd" -key early "$early"
+      ;;
+    refer)
+      call_case refer "call, REFER with Refer-To: 202, NOTIFY (Event: refer, message/sipfrag 100 then 200) back through the node(s), BYE" \
+        uas-refer.xml uac-refer.xml -key contact "sip:$CALLEE-refer-$TAG@$LOCAL_IP:$next_port" -key rr "$rr" -key rrr "$rrr" \
+        -key rvias "$(rvias_for "$next_port")" -key maxfwd "$maxfwd"
+      ;;
+    options)
+      call_case options "OPTIONS to a registered user's AoR: proxied to the phone, its 200 comes back" uas-options.xml uac-options.xml -key code 200
+      ;;
+    options-notfound)
+      take_ports
+      rc=0
+      sipp_run options-notfound.uac "$caller_node" uac-options.xml "$port_b" 25 -s "nobody-opt-$TAG" -key caller "$CALLER" -key domain "$DOMAIN" \
+        -key code 404 || rc="sipp exit $?"
+      report options-notfound "OPTIONS to a user registered nowhere: 404" "$rc" options-notfound.uac
       ;;
     deadphone)
       # Registered at a port where nothing listens any more: no answer at all, not even 100 Trying,
