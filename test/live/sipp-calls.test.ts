@@ -49,9 +49,10 @@ function addr(n: RunningNode): string {
 }
 
 /** run-calls.sh with the given environment; a failing run keeps its SIPp logs under `work`. */
-async function calls(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<RunResult> {
+async function calls(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<RunResult> {
   const out = mkdtempSync(join(work, 'calls-'));
-  const base = await freePorts(48);
+  // Four ports a case (run-calls.sh take_ports); the default cases are 14.
+  const base = await freePorts(64);
   return run('bash', [RUNNER, ...args], { env: { BASE_PORT: String(base), LOCAL_IP: '127.0.0.1', OUT_DIR: out, ...env }, timeoutMs });
 }
 
@@ -119,10 +120,16 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
     await until('two nodes knowing each other', async () => (await statusOf(first)).contacts === 1 && (await statusOf(second)).contacts === 1);
   });
 
-  it('one node: register/unregister, call, re-INVITE, CANCEL, busy, MESSAGE, 404, silent phone 480', async () => {
-    const r = await calls([addr(one)], { CASES: 'register call reinvite cancel busy message notfound deadphone', TAG: 'one' });
+  // The methods beyond INVITE/BYE/MESSAGE (sip-scenarios/README.md): 100rel with PRACK, UPDATE and
+  // INFO; SUBSCRIBE/NOTIFY, with the first NOTIFY after the 200 and before it; REFER with its
+  // sipfrag NOTIFYs; OPTIONS to a registered user (proxied) and to an unknown one (404).
+  const METHODS = ['prack', 'subscribe', 'subscribe-early', 'refer', 'options', 'options-notfound'];
+
+  it('one node: register/unregister, call, re-INVITE, CANCEL, busy, MESSAGE, 404, silent phone 480, PRACK/UPDATE/INFO, SUBSCRIBE/NOTIFY, REFER, OPTIONS', async () => {
+    const cases = ['register', 'call', 'reinvite', 'cancel', 'busy', 'message', 'notfound', 'deadphone', ...METHODS];
+    const r = await calls([addr(one)], { CASES: cases.join(' '), TAG: 'one' });
     expect(r.code, explain(r, one)).toBe(0);
-    for (const c of ['register', 'call', 'reinvite', 'cancel', 'busy', 'message', 'notfound', 'deadphone']) expect(r.stdout).toMatch(new RegExp(`^PASS ${c} `, 'm'));
+    for (const c of cases) expect(r.stdout).toMatch(new RegExp(`^PASS ${c} `, 'm'));
   });
 
   it('two nodes: callee at B, caller at A; every case crosses the overlay (two record-routing hops)', async () => {
@@ -130,7 +137,7 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
     const r = await calls([addr(a), addr(b)], { TAG: 'two', NOANSWER_MS: '8000' });
     expect(r.code, explain(r, a, b)).toBe(0);
     expect(r.stdout).toContain('(2 hop(s))');
-    for (const c of ['register', 'call', 'reinvite', 'cancel', 'noanswer', 'busy', 'message', 'notfound']) expect(r.stdout).toMatch(new RegExp(`^PASS ${c} `, 'm'));
+    for (const c of ['register', 'call', 'reinvite', 'cancel', 'noanswer', 'busy', 'message', 'notfound', ...METHODS]) expect(r.stdout).toMatch(new RegExp(`^PASS ${c} `, 'm'));
   });
 
   it('two nodes, an --domain domain: a call to sip:USER@example.net', async () => {
@@ -139,8 +146,8 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
     expect(r.code, explain(r, a, b)).toBe(0);
   });
 
-  it('five nodes: callee at the 5th, caller at the 1st: call, re-INVITE, CANCEL, MESSAGE', async () => {
-    const r = await calls([addr(five[0]!), addr(five[4]!)], { TAG: 'five', CASES: 'call reinvite cancel message busy' });
+  it('five nodes: callee at the 5th, caller at the 1st: call, re-INVITE, CANCEL, MESSAGE, PRACK, SUBSCRIBE, REFER, OPTIONS', async () => {
+    const r = await calls([addr(five[0]!), addr(five[4]!)], { TAG: 'five', CASES: 'call reinvite cancel message busy prack subscribe refer options' });
     expect(r.code, explain(r, five[0]!, five[4]!)).toBe(0);
     expect(r.stdout).toContain('(2 hop(s))');
   });
@@ -181,6 +188,21 @@ describe('SIPp phones through kadsip: registrations and calls', () => {
     expect(uasResult.code).toBe(1);
     expect(uac.code).not.toBe(0);
     await sipp('unregister.xml', ports + 2, ['-s', 'neg-rr', '-key', 'domain', '127.0.0.1'], addr(one));
+  });
+
+  it('negative control: the subscriber expecting the NOTIFY through another node fails (the reverse Via path is checked)', async () => {
+    const ports = await freePorts(4);
+    const node = `127.0.0.1:${one.sipPort}`;
+    const reg = await sipp('register.xml', ports + 2, ['-s', 'neg-sub', '-key', 'domain', '127.0.0.1', '-key', 'expires', '300'], addr(one));
+    expect(reg.code).toBe(0);
+    const common = ['-s', 'neg-sub', '-key', 'rr', `<sip:${node};lr>|||`, '-key', 'maxfwd', '69', '-key', 'early', '0'];
+    const uas = sipp('uas-subscribe.xml', ports + 2, [...common, '-key', 'vias', `${node}|127.0.0.1:${ports}|||`, '-key', 'ruri', `sip:neg-sub@127.0.0.1:${ports + 2}`, '-key', 'rset', `<sip:${node};lr>`], undefined, 5);
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await sipp('uac-subscribe.xml', ports, [...common, '-key', 'caller', 'alice', '-key', 'domain', '127.0.0.1', '-key', 'contact', `sip:neg-sub@127.0.0.1:${ports + 2}`, '-key', 'rrr', `<sip:${node};lr>|||`, '-key', 'rvias', `127.0.0.1:1|127.0.0.1:${ports + 2}|||`], addr(one), 5);
+    expect(uac.code).toBe(1);
+    expect(readFileSync(join(work, `uac-subscribe.xml.${ports}.errors.log`), 'utf8')).toMatch(/FAIL uac-subscribe: NOTIFY Via path 127\.0\.0\.1:\d+\|127\.0\.0\.1:\d+\|\|\|, want 127\.0\.0\.1:1\|/);
+    await uas;
+    await sipp('unregister.xml', ports + 2, ['-s', 'neg-sub', '-key', 'domain', '127.0.0.1'], addr(one));
   });
 
   describe('the only other peer killed', () => {
