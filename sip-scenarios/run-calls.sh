@@ -249,7 +249,7 @@ for c in $CASES; do
       ;;
     refer)
       call_case refer "call, REFER with Refer-To: 202, NOTIFY (Event: refer, message/sipfrag 100 then 200) back through the node(s), BYE" \
-        uas-refer.xml uac-refer.xml -key contact "sip:$CALLEE-refer-$TAG@$LOCAL_IP:$next_port" -key rr "$rr" -key rrr "$rrr" \
+        uas-refer.xml uac-refer.xml -key contact "sip:$CALLEE-refer-$TAG@$LOCAL_IP:$next_port" -key rr "$rr" \
         -key rvias "$(rvias_for "$next_port")" -key maxfwd "$maxfwd"
       ;;
     options)
