@@ -37,5 +37,5 @@ export function buildBranchRequest(pre: SipRequest, target: Uri): BranchRequest 
 /** 16.6 step 4: our Record-Route values (top first) above those already there, unless the method takes none. */
 export function addRecordRoute(req: SipRequest, values: readonly string[]): void {
   if (NO_RECORD_ROUTE.has(req.method)) return;
-  for (let i = values.length - 1; i >= 0; i--) req.headers.prepend('Record-Route', values[i] as string);
+  for (let i = values.length - 1; i >= 0; i--) req.headers.insertAbove('Record-Route', values[i] as string);
 }

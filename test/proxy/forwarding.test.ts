@@ -13,6 +13,8 @@ describe('StatefulProxy: forwarding a request (16.3-16.7)', () => {
     expect(serializeUri(inv!.uri)).toBe('sip:bob@10.0.0.3:5080');
     expect(inv!.headers.get('max-forwards')).toBe('69');
     expect(inv!.headers.getAll('record-route')).toEqual([RR]);
+    // Our Via and the UAC's stay one block, our Record-Route below it (not Via, RR, Via).
+    expect(inv!.headers.entries().slice(0, 3).map((f) => f.key)).toEqual(['via', 'via', 'record-route']);
     const v = vias(inv!);
     expect(v).toHaveLength(2);
     expect(v[0]).toMatch(/^SIP\/2\.0\/UDP 10\.0\.0\.1:5060;branch=z9hG4bK/);

@@ -80,9 +80,26 @@ export class SipHeaders implements Iterable<HeaderField> {
     return this;
   }
 
-  /** Inserts before every other field (a proxy's own Via, Record-Route). */
+  /** Inserts before every other field (a proxy's own Via). */
   prepend(name: string, value: string): this {
     this.#fields.unshift(SipHeaders.field(name, value));
+    return this;
+  }
+
+  /**
+   * Inserts above the lines of this header already there (a proxy's Record-Route), or, when there
+   * are none, just below the Via lines. Only the order within one header name carries meaning
+   * (RFC 3261 7.3.1), but a message whose Via and Record-Route lines alternate is hard to read in
+   * a trace and trips naive parsers in some phones.
+   */
+  insertAbove(name: string, value: string): this {
+    const f = SipHeaders.field(name, value);
+    let at = this.#fields.findIndex((x) => x.key === f.key);
+    if (at < 0) {
+      at = 0;
+      while (at < this.#fields.length && this.#fields[at]!.key === 'via') at++;
+    }
+    this.#fields.splice(at, 0, f);
     return this;
   }
 

@@ -217,6 +217,21 @@ describe('serializeMessage', () => {
 });
 
 describe('SipHeaders', () => {
+  it('insertAbove: above the lines of that header, else just below the Via block', () => {
+    const h = new SipHeaders([
+      { name: 'Via', value: 'v1' },
+      { name: 'Via', value: 'v2' },
+      { name: 'From', value: '<sip:a@x>' },
+    ]);
+    h.insertAbove('Record-Route', '<sip:p2;lr>');
+    h.insertAbove('Record-Route', '<sip:p1;lr>');
+    expect(h.entries().map((f) => f.value)).toEqual(['v1', 'v2', '<sip:p1;lr>', '<sip:p2;lr>', '<sip:a@x>']);
+    h.prepend('Via', 'v0');
+    expect(h.entries().map((f) => f.key)).toEqual(['via', 'via', 'via', 'record-route', 'record-route', 'from']);
+    const noVia = new SipHeaders([{ name: 'To', value: '<sip:b@x>' }]).insertAbove('Record-Route', '<sip:p;lr>');
+    expect(noVia.entries().map((f) => f.key)).toEqual(['record-route', 'to']);
+  });
+
   it('keeps order and supports the editing a proxy needs', () => {
     const h = new SipHeaders([
       { name: 'Via', value: 'a' },
