@@ -3,7 +3,7 @@
  * finding where the next Via says the response goes (18.2.2 with RFC 3581 rport), for responses
  * forwarded outside a server transaction (16.7 step 5 2xx after the transaction ended, 16.11).
  */
-import { SipHeaders, hostForSocket, parseVia, serializeVia, viaReceived, viaRport, type SipResponse, type Via } from '../sip/message/index.js';
+import { editTopVia, hostForSocket, viaReceived, viaRport, type SipResponse, type Via } from '../sip/message/index.js';
 import type { Endpoint } from '../sip/transport/index.js';
 
 /**
@@ -11,20 +11,8 @@ import type { Endpoint } from '../sip/transport/index.js';
  * comma-separated values keeps the others). Undefined when there is no readable Via.
  */
 export function stripTopVia(response: SipResponse): { response: SipResponse; removed: Via } | undefined {
-  const fields = response.headers.entries();
-  const idx = fields.findIndex((f) => f.key === 'via');
-  const line = fields[idx];
-  if (line === undefined) return undefined;
-  const parsed = parseVia(line.value);
-  if (!parsed.ok) return undefined;
-  const [removed, ...rest] = parsed.value;
-  if (removed === undefined) return undefined;
-  const headers = new SipHeaders();
-  fields.forEach((f, i) => {
-    if (i !== idx) headers.append(f.name, f.value);
-    else if (rest.length > 0) headers.append(f.name, rest.map(serializeVia).join(', '));
-  });
-  return { response: { ...response, headers }, removed };
+  const edited = editTopVia(response.headers, () => null);
+  return edited === undefined ? undefined : { response: { ...response, headers: edited.headers }, removed: edited.top };
 }
 
 /**

@@ -87,3 +87,4 @@ export {
 export { StreamFramer, type FramedItem } from './stream-framer.js';
 export { createRequest, randomCallId, type RequestOptions } from './request-builder.js';
 export { randomHex } from './random-hex.js';
+export { editTopVia, type TopViaEdit } from './top-via.js';

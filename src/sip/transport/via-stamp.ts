@@ -3,7 +3,7 @@
  * (RFC 3261 18.2.1, RFC 3581 section 4), and the check a client transport
  * applies to every response (RFC 3261 18.1.2). Pure functions over messages.
  */
-import { parseVia, serializeVia, SipHeaders, viaRport, type Param, type SipMessage, type Via } from '../message/index.js';
+import { editTopVia, viaRport, type Param, type SipMessage, type Via } from '../message/index.js';
 import { normalizeHost, type Endpoint } from './types.js';
 
 function withParam(params: readonly Param[], name: string, value: string): Param[] {
@@ -29,27 +29,17 @@ function withParam(params: readonly Param[], name: string, value: string): Param
  * Returns false when the message has no readable Via (left untouched).
  */
 export function stampReceived(message: SipMessage, source: Endpoint): boolean {
-  const fields = message.headers.entries();
-  const idx = fields.findIndex((f) => f.key === 'via');
-  const line = fields[idx];
-  if (line === undefined) return false;
-  const parsed = parseVia(line.value);
-  if (!parsed.ok) return false;
-  const [top, ...rest] = parsed.value;
-  if (top === undefined) return false;
-
   const sourceIp = normalizeHost(source.host);
-  const wantsRport = viaRport(top) === true;
-  const differs = normalizeHost(top.host) !== sourceIp;
-  if (!differs && !wantsRport) return true;
-
-  let params: Param[] = [...top.params];
-  // RFC 3581: with rport the received parameter is added even when the host matches.
-  params = withParam(params, 'received', sourceIp);
-  if (wantsRport) params = withParam(params, 'rport', String(source.port));
-  const stamped: Via = { ...top, params };
-  const value = [stamped, ...rest].map(serializeVia).join(', ');
-  message.headers = new SipHeaders(fields.map((f, i) => (i === idx ? { name: f.name, value } : f)));
+  const edited = editTopVia(message.headers, (top) => {
+    const wantsRport = viaRport(top) === true;
+    if (normalizeHost(top.host) === sourceIp && !wantsRport) return top;
+    // RFC 3581: with rport the received parameter is added even when the host matches.
+    let params = withParam(top.params, 'received', sourceIp);
+    if (wantsRport) params = withParam(params, 'rport', String(source.port));
+    return { ...top, params };
+  });
+  if (edited === undefined) return false;
+  message.headers = edited.headers;
   return true;
 }
 
