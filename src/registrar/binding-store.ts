@@ -9,7 +9,7 @@
  */
 import type { Param, Uri } from '../sip/message/index.js';
 import type { Endpoint } from '../sip/transport/index.js';
-import { MinHeap } from './expiry-heap.js';
+import { MinHeap } from '../common/min-heap.js';
 import { uriEquals } from './uri-equal.js';
 
 export interface Binding {

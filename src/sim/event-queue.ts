@@ -1,17 +1,17 @@
 /**
- * A binary min-heap of timed callbacks: the simulator's only source of progress. Ties are broken by
- * insertion order, so a run is deterministic.
+ * Timed callbacks in a min-heap (src/common/min-heap.ts): the simulator's only source of progress.
+ * Ties are broken by insertion order, so a run is deterministic.
  */
+import { MinHeap } from '../common/min-heap.js';
+
 interface Scheduled {
-  time: number;
-  seq: number;
-  fn: () => void;
+  readonly time: number;
+  readonly fn: () => void;
   cancelled: boolean;
 }
 
 export class EventQueue {
-  private heap: Scheduled[] = [];
-  private seq = 0;
+  private readonly heap = new MinHeap<Scheduled>();
   private nowValue = 0;
   processed = 0;
 
@@ -20,30 +20,30 @@ export class EventQueue {
   }
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** Schedules fn at now + delay; returns a handle whose cancel() makes it a no-op. */
   schedule(delay: number, fn: () => void): { cancel(): void } {
-    const event: Scheduled = { time: this.nowValue + Math.max(0, delay), seq: this.seq++, fn, cancelled: false };
-    this.push(event);
+    const event: Scheduled = { time: this.nowValue + Math.max(0, delay), fn, cancelled: false };
+    this.heap.push(event.time, event);
     return { cancel: () => { event.cancelled = true; } };
   }
 
   /** Runs events in time order until the queue is empty, `until` is passed, or maxEvents ran. */
   run(until = Infinity, maxEvents = Infinity): void {
     let budget = maxEvents;
-    while (this.heap.length > 0 && budget > 0) {
-      const top = this.heap[0]!;
+    while (this.heap.size > 0 && budget > 0) {
+      const top = this.heap.peek()!;
       if (top.time > until) break;
-      this.pop();
+      this.heap.pop();
       if (top.cancelled) continue;
       this.nowValue = top.time;
       this.processed++;
       budget--;
       top.fn();
     }
-    if (until !== Infinity && this.nowValue < until && (this.heap.length === 0 || this.heap[0]!.time > until)) {
+    if (until !== Infinity && this.nowValue < until && (this.heap.size === 0 || this.heap.peekKey()! > until)) {
       this.nowValue = until;
     }
   }
@@ -65,52 +65,15 @@ export class EventQueue {
   runUntil(predicate: () => boolean, until = Infinity, maxEvents = 50_000_000): boolean {
     let budget = maxEvents;
     while (!predicate()) {
-      if (this.heap.length === 0 || budget-- <= 0) return false;
-      const top = this.heap[0]!;
+      if (this.heap.size === 0 || budget-- <= 0) return false;
+      const top = this.heap.peek()!;
       if (top.time > until) return false;
-      this.pop();
+      this.heap.pop();
       if (top.cancelled) continue;
       this.nowValue = top.time;
       this.processed++;
       top.fn();
     }
     return true;
-  }
-
-  private less(a: Scheduled, b: Scheduled): boolean {
-    return a.time < b.time || (a.time === b.time && a.seq < b.seq);
-  }
-
-  private push(event: Scheduled): void {
-    const heap = this.heap;
-    heap.push(event);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const above = heap[parent]!;
-      if (!this.less(event, above)) break;
-      heap[i] = above;
-      i = parent;
-    }
-    heap[i] = event;
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && this.less(heap[l]!, heap[m]!)) m = l;
-      if (r < heap.length && this.less(heap[r]!, heap[m]!)) m = r;
-      if (m === i) break;
-      heap[i] = heap[m]!;
-      heap[m] = last;
-      i = m;
-    }
   }
 }
