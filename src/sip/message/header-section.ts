@@ -26,7 +26,7 @@ export function splitHeaderSection(text: string, limits: SectionLimits): Result<
   const logical: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] ?? '';
-    if (/[\r\n]/.test(line)) return fail('bare CR or LF in header section');
+    if (line.indexOf('\r') >= 0 || line.indexOf('\n') >= 0) return fail('bare CR or LF in header section');
     if (isWsp(line[0])) {
       // A continuation line: CRLF plus leading whitespace count as one SP.
       const last = logical.length - 1;
@@ -45,7 +45,7 @@ export function splitHeaderSection(text: string, limits: SectionLimits): Result<
     const colon = line.indexOf(':');
     if (colon < 0) return fail('header line without ":"');
     // Whitespace is allowed between the name and the colon (RFC 4475 wsinv: "TO :").
-    const name = line.slice(0, colon).replace(/[ \t]+$/, '');
+    const name = trimWsp(line.slice(0, colon));
     if (!isToken(name)) return fail(`invalid header name ${JSON.stringify(name.slice(0, 64))}`);
     fields.push({ name, key: headerKey(name), value: trimWsp(line.slice(colon + 1)) });
   }
