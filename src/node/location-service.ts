@@ -88,6 +88,23 @@ export class LocationService implements TargetResolver {
     return targets;
   }
 
+  /**
+   * The next hop a Route header (or a strict router's Request-URI) names by DNS name: RFC 3263's
+   * first address for it (RFC 3261 16.6 step 7). One address only: a Route decides the hop itself,
+   * so the proxy does not fail over to the domain's other servers. Undefined (the proxy answers
+   * 503) when DNS has no SIP server for it or fails, or for an overlay host, which names no server.
+   */
+  async resolveNextHop(uri: SipUri): Promise<Endpoint | undefined> {
+    if (this.options.isOverlayHost(uri.host.toLowerCase())) return undefined;
+    try {
+      const first = (await this.options.dns.resolve(uri))[0];
+      return first === undefined ? undefined : { protocol: first.protocol, host: first.host, port: first.port };
+    } catch (e) {
+      if (e instanceof Rfc3263Error || e instanceof DnsError) return undefined;
+      throw e;
+    }
+  }
+
   /** Forgets what the cache says about an AoR (its registration here changed). */
   invalidate(aor: string): void {
     this.cache.delete(aor);

@@ -4,8 +4,10 @@ import { realClock } from '../../src/common/real-clock.js';
 import { LocationService } from '../../src/node/location-service.js';
 import type { OverlayNode } from '../../src/overlay/node.js';
 import type { Registrar } from '../../src/registrar/index.js';
-import { DnsError, type Rfc3263Resolver, type Target } from '../../src/resolve/index.js';
-import { createRequest, type SipUri } from '../../src/sip/message/index.js';
+import { DnsError, NodeDnsClient, Rfc3263Resolver, type Target } from '../../src/resolve/index.js';
+import { createRequest, parseUri, type SipUri } from '../../src/sip/message/index.js';
+import { startDnsServer } from '../resolve/dns-server.js';
+import { TEST_ZONE } from '../resolve/zone.js';
 
 function service(answer: (uri: SipUri) => Promise<Target[]>): LocationService {
   const unused = new Proxy({}, { get: () => { throw new Error('not for a DNS domain'); } });
@@ -47,5 +49,40 @@ describe('LocationService: RFC 3263 domains', () => {
       throw new DnsError('timeout', 'NAPTR', 'slow.test', 'ETIMEOUT');
     });
     expect(await ls.resolve(invite('sip:bob@slow.test'))).toEqual({ status: 503, reason: 'Service Unavailable', retryAfterS: 5 });
+  });
+});
+
+describe('LocationService: a Route naming a host by DNS name (resolveNextHop)', () => {
+  const uri = (s: string): SipUri => {
+    const r = parseUri(s);
+    if (!r.ok || r.value.kind !== 'sip') throw new Error(s);
+    return r.value;
+  };
+
+  it('the first RFC 3263 address, from a real DNS server (dnsmasq on loopback)', async () => {
+    const dns = await startDnsServer(TEST_ZONE);
+    try {
+      const resolver = new Rfc3263Resolver({ dns: new NodeDnsClient({ servers: [dns.address], timeoutMs: 500, tries: 1 }), supportedTransports: ['udp', 'tcp'], cache: false });
+      const ls = service((u) => resolver.resolve(u));
+      // order.test: NAPTR order 10 is TCP (SRV host.order.test:5081), ahead of UDP.
+      const hop = await ls.resolveNextHop(uri('sip:order.test;lr'));
+      expect(hop).toMatchObject({ protocol: 'tcp', port: 5081 });
+      // NXDOMAIN: no hop (the proxy answers 503).
+      expect(await ls.resolveNextHop(uri('sip:nosuch-domain.test;lr'))).toBeUndefined();
+    } finally {
+      await dns.stop();
+    }
+  });
+
+  it('a DNS failure or an overlay host gives no hop; the resolver is not asked for an overlay host', async () => {
+    let asked = 0;
+    const failing = service(async () => {
+      asked++;
+      throw new DnsError('timeout', 'NAPTR', 'slow.test', 'ETIMEOUT');
+    });
+    expect(await failing.resolveNextHop(uri('sip:slow.test;lr'))).toBeUndefined();
+    expect(asked).toBe(1);
+    expect(await failing.resolveNextHop(uri('sip:overlay.example;lr'))).toBeUndefined();
+    expect(asked).toBe(1);
   });
 });
