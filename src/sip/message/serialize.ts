@@ -26,5 +26,7 @@ export function serializeMessage(msg: SipMessage): Buffer {
     lines.push(`${canonicalHeaderName(f.name)}: ${f.value}`);
   }
   if (!lengthWritten) lines.push(contentLength);
-  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8'), msg.body]);
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8');
+  // Most messages (REGISTER, their 200s, ACK, BYE) have no body: no second copy for them.
+  return msg.body.length === 0 ? head : Buffer.concat([head, msg.body]);
 }
