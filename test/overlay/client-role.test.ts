@@ -4,54 +4,11 @@
  * others: no peer lists it, hands records over to it, or picks it as a holder.
  */
 import { describe, expect, it } from 'vitest';
-import type { Contact, PeerAddress } from '../../src/overlay/contact.js';
 import { minute } from '../../src/overlay/constants.js';
 import type { LookupResult } from '../../src/overlay/lookup.js';
-import type { RequestEnvelope, RpcResult } from '../../src/overlay/messages.js';
-import { OverlayNode, type PublishResult } from '../../src/overlay/node.js';
-import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
-import { SeededRandom } from '../../src/overlay/random.js';
-import { EventQueue } from '../../src/sim/event-queue.js';
-import { VirtualClock } from '../../src/sim/virtual-clock.js';
-
-/** Nodes on one in-memory wire, 5 ms each way, every request seen by `ops`. */
-class Wire {
-  readonly queue = new EventQueue();
-  readonly clock = new VirtualClock(this.queue);
-  readonly nodes = new Map<string, OverlayNode>();
-  readonly ops: Array<{ from: string; to: string; op: string; role?: string }> = [];
-
-  add(i: number, role: 'peer' | 'client' = 'peer'): OverlayNode {
-    const address = `10.0.0.${i}:5060`;
-    const self: Contact = { id: peerIdFromAddress(`10.0.0.${i}`, 5060), address };
-    const node = new OverlayNode({
-      self,
-      clock: this.clock,
-      random: new SeededRandom(i),
-      config: { k: 4, role, refreshOnJoin: false },
-      transport: {
-        sendRequest: (to: PeerAddress, envelope: RequestEnvelope, onResult: (r: RpcResult) => void) => {
-          const target = this.nodes.get(to.address);
-          this.ops.push({ from: address, to: to.address, op: envelope.request.op, ...(envelope.role ? { role: envelope.role } : {}) });
-          if (!target) return;
-          this.queue.schedule(5, () =>
-            target.handleRequest(envelope, (response) => this.queue.schedule(5, () => onResult({ ok: true, from: target.self, response }))),
-          );
-        },
-      },
-    });
-    this.nodes.set(address, node);
-    return node;
-  }
-
-  wait<T>(start: (done: (value: T) => void) => void): T {
-    let result: { value: T } | undefined;
-    start((value) => (result = { value }));
-    this.queue.runUntil(() => result !== undefined, this.queue.now + minute);
-    if (!result) throw new Error('did not complete');
-    return result.value;
-  }
-}
+import type { PublishResult } from '../../src/overlay/node.js';
+import { resourceId } from '../../src/overlay/peer-id.js';
+import { Wire } from './wire.js';
 
 describe('OverlayNode role client', () => {
   it('attaches with PING, stores and finds through peers, and is in nobody\'s table nor a holder', () => {
@@ -63,7 +20,7 @@ describe('OverlayNode role client', () => {
     const key = resourceId('sip:bob@example.com');
     wire.wait<PublishResult>((done) => peers[1]!.publish(key, [{ value: 'sip:bob@10.0.0.2:5060', ttlMs: minute * 10 }], done));
 
-    const client = wire.add(9, 'client');
+    const client = wire.add(9, { role: 'client' });
     wire.ops.length = 0;
     expect(wire.wait<Error | null>((done) => client.join([{ address: '10.0.0.1:5060' }], done))).toBeNull();
     expect(client.state).toBe('joined');
