@@ -21,6 +21,13 @@ export interface OverlayConfig {
   alpha: number;
   /** How long one RPC may take before the core counts it failed (retransmissions are the transport's). */
   rpcTimeoutMs: number;
+  /**
+   * Lower bound of a lookup's soft timeout (ms). The soft timeout is SRTT + 4 * RTTVAR of the node's
+   * answered RPCs (src/overlay/rtt.ts), within [this, rpcTimeoutMs]; a lookup query unanswered by
+   * then is counted stalled and one more peer is asked beside it, while its answer may still come.
+   * 0 turns soft timeouts off (a lookup waits for the hard timeout, as before).
+   */
+  stallFloorMs: number;
   /** A bucket with no lookup into its range for this long is refreshed with a random lookup. */
   bucketRefreshMs: number;
   /** How often the node checks for idle buckets. */
@@ -56,6 +63,7 @@ export const DEFAULT_CONFIG: OverlayConfig = {
   k: K,
   alpha: ALPHA,
   rpcTimeoutMs: 2 * second,
+  stallFloorMs: 200,
   bucketRefreshMs: hour,
   maintenanceIntervalMs: minute,
   republishIntervalMs: 20 * minute,

@@ -3,6 +3,14 @@
  * asks it whom to query next, feeds it answers and failures, and reads the result. alpha queries
  * stay in flight among the k closest not yet asked; the lookup ends when a value arrives (FIND_VALUE)
  * or when the k closest contacts seen that did not fail have all answered.
+ *
+ * A query not answered within the node's soft timeout is marked stalled (`onStall`): it no longer
+ * counts towards alpha, so the next call to `next()` asks one more contact in its place, and the
+ * lookup no longer waits for it among the k closest. Its answer still counts if it comes before the
+ * RPC's hard deadline (`onAnswer`), and its failure is recorded as any other (`onFailure`). Alpha
+ * is thus the number of queries making progress, not of queries outstanding: the Kademlia paper,
+ * section 2.3, "nodes that fail to respond quickly are removed from consideration until and unless
+ * they do respond" (libtorrent's DHT widens its branch factor on a short timeout the same way).
  */
 import type { Contact } from './contact.js';
 import type { NodeId } from './id.js';
@@ -11,7 +19,7 @@ import type { Binding, Candidate, OverlayResponse } from './messages.js';
 
 export type LookupKind = 'node' | 'value';
 
-type EntryState = 'new' | 'inflight' | 'answered' | 'failed';
+type EntryState = 'new' | 'inflight' | 'stalled' | 'answered' | 'failed';
 
 interface Entry {
   readonly contact: Contact;
@@ -36,6 +44,8 @@ export interface LookupResult {
   readonly rounds: number;
   readonly rpcs: number;
   readonly failures: number;
+  /** Queries that passed the soft timeout unanswered (each had one more query sent beside it). */
+  readonly stalls: number;
 }
 
 export interface Query {
@@ -47,9 +57,13 @@ export class Lookup {
   private readonly shortlist: Entry[] = [];
   /** Addresses already in the shortlist (string keys hash far faster than bigint ones). */
   private readonly seen = new Set<string>();
+  /** Queries in flight and not stalled: the ones alpha bounds. */
   private inflight = 0;
+  /** Queries in flight past their soft timeout. */
+  private stalledCount = 0;
   private rpcs = 0;
   private failures = 0;
+  private stalls = 0;
   private found?: { bindings: Binding[]; from: Contact; round: number };
   private readonly candidates = new Map<string, Candidate>();
 
@@ -89,7 +103,8 @@ export class Lookup {
     let considered = 0;
     for (const entry of this.shortlist) {
       if (this.inflight >= this.alpha) break;
-      if (entry.state === 'failed') continue;
+      // A stalled contact is probably gone: it does not hold one of the k places of the window.
+      if (entry.state === 'failed' || entry.state === 'stalled') continue;
       if (considered++ >= this.k) break;
       if (entry.state !== 'new') continue;
       entry.state = 'inflight';
@@ -126,6 +141,20 @@ export class Lookup {
     this.add(contacts, entry.round + 1);
   }
 
+  /**
+   * The query to `id` passed the soft timeout unanswered: it stops counting towards alpha and
+   * towards the k closest the lookup waits for. Returns false when it was not in flight.
+   */
+  onStall(id: NodeId): boolean {
+    const entry = this.shortlist.find((e) => e.contact.id === id);
+    if (!entry || entry.state !== 'inflight') return false;
+    entry.state = 'stalled';
+    this.inflight--;
+    this.stalledCount++;
+    this.stalls++;
+    return true;
+  }
+
   onFailure(id: NodeId): void {
     const entry = this.take(id);
     if (!entry) return;
@@ -137,16 +166,23 @@ export class Lookup {
     if (this.found) return true;
     let considered = 0;
     for (const entry of this.shortlist) {
-      if (entry.state === 'failed') continue;
+      if (entry.state === 'failed' || entry.state === 'stalled') continue;
       if (entry.state !== 'answered') return false;
       if (++considered >= this.k) return true;
     }
-    // Fewer than k reachable contacts: done once nothing is in flight.
-    return this.inflight === 0;
+    // Fewer than k contacts answered: done once nothing is in flight, stalled queries included
+    // (one of them may still bring the value, or be one of the few peers there are).
+    return this.inflight + this.stalledCount === 0;
   }
 
+  /** Queries outstanding, stalled ones included. */
   get inFlight(): number {
-    return this.inflight;
+    return this.inflight + this.stalledCount;
+  }
+
+  /** Queries outstanding that have passed their soft timeout. */
+  get stalled(): number {
+    return this.stalledCount;
   }
 
   result(): LookupResult {
@@ -164,6 +200,7 @@ export class Lookup {
       closest,
       rpcs: this.rpcs,
       failures: this.failures,
+      stalls: this.stalls,
       ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()] } : {}),
     };
     if (this.found) {
@@ -174,8 +211,10 @@ export class Lookup {
 
   private take(id: NodeId): Entry | undefined {
     const entry = this.shortlist.find((e) => e.contact.id === id);
-    if (!entry || entry.state !== 'inflight') return undefined;
-    this.inflight--;
+    if (!entry) return undefined;
+    if (entry.state === 'inflight') this.inflight--;
+    else if (entry.state === 'stalled') this.stalledCount--;
+    else return undefined;
     return entry;
   }
 

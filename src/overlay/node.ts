@@ -5,7 +5,7 @@
  */
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { MAX_LOAD } from '../common/load.js';
-import { DEFAULT_CONFIG, type OverlayConfig } from './constants.js';
+import { DEFAULT_CONFIG, second, type OverlayConfig } from './constants.js';
 import type { Contact, PeerAddress } from './contact.js';
 import { CandidateTable, candidateIp, candidateOf, MAX_CANDIDATES, PRIORITY_SELF } from './candidates.js';
 import { bucketIndex, randomIdInBucket, type NodeId } from './id.js';
@@ -14,6 +14,7 @@ import type { Binding, Candidate, OverlayRequest, OverlayResponse, RequestEnvelo
 import type { Random } from './random.js';
 import { RecordStore } from './record-store.js';
 import { RoutingTable } from './routing-table.js';
+import { RttEstimator } from './rtt.js';
 import type { OverlayTransport, RequestHandler } from './transport.js';
 
 /** Requests that carry DHT-Candidates-Wanted when the node asks for candidates (draft-jiang 4-6). */
@@ -89,6 +90,8 @@ export class OverlayNode implements RequestHandler {
   readonly candidates: CandidateTable;
   /** STUN/TURN candidates received from other peers, by IP (draft-jiang 4.1 step 2: saved for later use). */
   private readonly discovered = new Map<string, Candidate>();
+  /** Round trips of this node's answered iterative RPCs: the lookups' soft timeout. */
+  readonly rtt: RttEstimator;
 
   constructor(options: OverlayNodeOptions) {
     this.base = options.self;
@@ -99,6 +102,12 @@ export class OverlayNode implements RequestHandler {
     this.clock = options.clock;
     this.random = options.random;
     this.onEvent = options.onEvent ?? (() => {});
+    const ceilingMs = this.config.rpcTimeoutMs;
+    this.rtt = new RttEstimator({
+      floorMs: Math.min(Math.max(1, this.config.stallFloorMs), ceilingMs),
+      ceilingMs,
+      initialMs: Math.min(second, ceilingMs),
+    });
     this.routingTable = new RoutingTable(this.self.id, this.config.k, this.config.replacementCacheSize, this.clock.now());
     this.candidates = new CandidateTable(() => (this.base.stun ? candidateOf(this.self, this.config.role, PRIORITY_SELF) : null), this.random);
     this.store = new RecordStore({
@@ -290,7 +299,7 @@ export class OverlayNode implements RequestHandler {
   findValue(key: NodeId, done: (result: LookupResult) => void, settled?: (result: LookupResult) => void): void {
     const local = this.store.get(key, this.clock.now());
     if (local.length > 0) {
-      const result: LookupResult = { target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.self, rounds: 0, rpcs: 0, failures: 0 };
+      const result: LookupResult = { target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.self, rounds: 0, rpcs: 0, failures: 0, stalls: 0 };
       done(result);
       settled?.(result);
       return;
@@ -422,9 +431,17 @@ export class OverlayNode implements RequestHandler {
         return;
       }
       for (const query of lookup.next()) {
+        const id = query.contact.id;
+        // Soft timeout: past it the query is stalled, and the lookup asks one more peer beside it.
+        const stall = this.config.stallFloorMs > 0
+          ? this.clock.setTimer(this.rtt.timeoutMs, () => {
+              if (lookup.onStall(id)) pump();
+            })
+          : undefined;
         this.rpc(query.contact, request, 'iterative', (result) => {
-          if (result.ok) lookup.onAnswer(query.contact.id, result.response);
-          else lookup.onFailure(query.contact.id);
+          stall?.cancel();
+          if (result.ok) lookup.onAnswer(id, result.response);
+          else lookup.onFailure(id);
           pump();
         });
       }
@@ -456,6 +473,7 @@ export class OverlayNode implements RequestHandler {
       return;
     }
     this.stats.rpcsSent++;
+    const sentAt = this.clock.now();
     let settled = false;
     const timer = this.clock.setTimer(timeoutMs, () => settle({ ok: false, reason: 'timeout' }));
     const settle = (result: RpcResult): void => {
@@ -470,6 +488,8 @@ export class OverlayNode implements RequestHandler {
         // It is on its way out: as good as its LEAVE, and it must not re-enter the table.
         this.routingTable.remove(result.from.id);
       } else if (result.ok) {
+        // A recursive request's answer took several hops: not one round trip.
+        if (mode === 'iterative') this.rtt.sample(this.clock.now() - sentAt);
         if (to.id === undefined || result.from.id === to.id) this.heardFrom(result.from);
         if (result.response.candidates && result.response.candidates.length > 0) this.keepCandidates(result.from, result.response.candidates);
       } else {
