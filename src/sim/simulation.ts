@@ -63,6 +63,17 @@ export interface SimulationReport {
   latency_ms_p50: number;
   latency_ms_p99: number;
   msgs_per_lookup: number;
+  /** RPCs of a measured lookup that failed (timeouts mostly), per lookup. */
+  failures_per_lookup: number;
+  /** Queries of a measured lookup that passed the soft timeout, per lookup. */
+  stalls_per_lookup: number;
+  /** Measured lookups slower than 1 s, and the shares of those that met a failed or a stalled RPC. */
+  slow_lookups: number;
+  slow_with_failure: number;
+  slow_with_stall: number;
+  /** The live nodes' soft timeouts at the end (SRTT + 4 * RTTVAR, bounded), median and p99. */
+  soft_timeout_ms_p50: number;
+  soft_timeout_ms_p99: number;
   records_stored: number;
   records_lost: number;
   replicas_mean: number;
@@ -97,6 +108,8 @@ interface LookupSample {
   rounds: number;
   latencyMs: number;
   rpcs: number;
+  failures: number;
+  stalls: number;
 }
 
 export class Simulation {
@@ -275,6 +288,8 @@ export class Simulation {
       if (count === 0) lost++;
     }
     const round = (v: number): number => Math.round(v * 1000) / 1000;
+    const slow = ok.filter((s) => s.latencyMs > second);
+    const softTimeouts = this.live.map((p) => p.node.rtt.timeoutMs);
     return {
       nodes: this.options.nodes,
       lookups: this.samples.length,
@@ -284,6 +299,13 @@ export class Simulation {
       latency_ms_p50: Math.round(quantile(ok.map((s) => s.latencyMs), 0.5)),
       latency_ms_p99: Math.round(quantile(ok.map((s) => s.latencyMs), 0.99)),
       msgs_per_lookup: round(this.samples.reduce((a, s) => a + s.rpcs, 0) / Math.max(1, this.samples.length)),
+      failures_per_lookup: round(this.samples.reduce((a, s) => a + s.failures, 0) / Math.max(1, this.samples.length)),
+      stalls_per_lookup: round(this.samples.reduce((a, s) => a + s.stalls, 0) / Math.max(1, this.samples.length)),
+      slow_lookups: slow.length,
+      slow_with_failure: round(slow.filter((s) => s.failures > 0).length / Math.max(1, slow.length)),
+      slow_with_stall: round(slow.filter((s) => s.stalls > 0).length / Math.max(1, slow.length)),
+      soft_timeout_ms_p50: Math.round(quantile(softTimeouts, 0.5)),
+      soft_timeout_ms_p99: Math.round(quantile(softTimeouts, 0.99)),
       records_stored: checked.length,
       records_lost: lost,
       replicas_mean: round(replicas / Math.max(1, checked.length)),
@@ -317,6 +339,8 @@ export class Simulation {
         rounds: result.rounds,
         latencyMs: this.now - started,
         rpcs: result.rpcs,
+        failures: result.failures,
+        stalls: result.stalls,
       });
     });
   }
