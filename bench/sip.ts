@@ -176,7 +176,7 @@ const usedPorts = new Set<number>();
 /** A port free on 127.0.0.1 for UDP (and TCP, when asked), never handed out twice in a run. */
 async function freePort(tcpToo = false): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const port = 20_000 + Math.floor(Math.random() * 12_000); // below the ephemeral range (32768-60999)
     if (usedPorts.has(port)) continue;
     const udpFree = await new Promise<boolean>((resolve) => {
       const s = createSocket('udp4');

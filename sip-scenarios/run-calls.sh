@@ -23,7 +23,7 @@
 #   RING_MS=N       ringing time before the caller cancels in "cancel" (default 1000)
 #   NOANSWER_MS=N   the caller's no-answer timer in "noanswer" (default 8000)
 #   LOCAL_IP=IP     the phones' address (default: the source address the kernel picks towards the node)
-#   BASE_PORT=N     first of the phones' ports (default random in 20000-49999; each case takes 4)
+#   BASE_PORT=N     first of the phones' ports (default random in 20000-31999; each case takes 4)
 #   OUT_DIR=DIR     where SIPp's logs go (default: a temporary folder, removed when all pass)
 #
 # Prints one line per case (PASS/FAIL NAME ...). Exit status: 0 every case passed, 1 one failed,
@@ -59,7 +59,7 @@ if [ -z "${LOCAL_IP:-}" ]; then
   LOCAL_IP="$(ip -o route get "$caller_ip" 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p' | head -1)"
   LOCAL_IP="${LOCAL_IP:-127.0.0.1}"
 fi
-BASE_PORT="${BASE_PORT:-$((20000 + RANDOM % 30000))}"
+BASE_PORT="${BASE_PORT:-$((20000 + RANDOM % 12000))}"  # below the ephemeral range (32768-)
 [[ "$BASE_PORT" =~ ^[0-9]+$ ]] && [ "$BASE_PORT" -lt 65000 ] || { echo "run-calls.sh: bad BASE_PORT" >&2; exit 2; }
 
 for c in $CASES; do

@@ -51,7 +51,7 @@ if [ -z "${LOCAL_IP:-}" ]; then
   LOCAL_IP="$(ip -o route get "$node_ip" 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p' | head -1)"
   LOCAL_IP="${LOCAL_IP:-127.0.0.1}"
 fi
-LOCAL_PORT="${LOCAL_PORT:-$((20000 + RANDOM % 20000))}"
+LOCAL_PORT="${LOCAL_PORT:-$((20000 + RANDOM % 12000))}"  # below the ephemeral range (32768-)
 [[ "$LOCAL_PORT" =~ ^[0-9]+$ ]] && [ "$LOCAL_PORT" -lt 65535 ] || { echo "run.sh: bad LOCAL_PORT" >&2; exit 2; }
 
 TARGET="$(printf '%s' "${TARGET:-$(printf '%s' 'kadsip sipp target' | sha1sum | cut -c1-40)}" | tr 'A-F' 'a-f')"

@@ -6,11 +6,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { freePorts } from './live-helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 it('docker/entrypoint.sh starts a healthy node and stops it cleanly on SIGTERM', async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePorts(2);
   const child = spawn('sh', [`${root}/docker/entrypoint.sh`, '--log-level', 'warn'], {
     env: { ...process.env, KADSIP_APP_DIR: root, KADSIP_LISTEN: `127.0.0.1:${port}`, KADSIP_HTTP: `127.0.0.1:${port + 1}` },
     stdio: 'ignore',

@@ -54,10 +54,26 @@ function tcpFree(port: number): Promise<boolean> {
   });
 }
 
-/** A random high port P such that P..P+count-1 are free on 127.0.0.1 for both UDP and TCP. */
+/**
+ * Ports for live tests come from 20000-31999: below Linux's ephemeral range (32768-60999), so no
+ * socket bound to port 0 anywhere (SIPp, HTTP clients, other tests) can take one between our check
+ * and the node's bind. Each vitest worker (VITEST_POOL_ID 1..8) owns a slice of its own and walks
+ * it in order, so two test files never pick the same block either: files in one worker run one
+ * after the other, and a block is bound lazily, case by case, long after it was picked.
+ */
+const PORT_FLOOR = 20_000;
+const PORT_SLICE = 1_500;
+const POOL = (Number(process.env.VITEST_POOL_ID ?? '1') - 1 + 8) % 8;
+const SLICE_START = PORT_FLOOR + POOL * PORT_SLICE;
+let nextPort = SLICE_START + Math.floor(Math.random() * PORT_SLICE);
+
+/** P such that P..P+count-1 are free on 127.0.0.1 for both UDP and TCP, from this worker's slice. */
 export async function freePorts(count: number): Promise<number> {
+  if (count > PORT_SLICE) throw new Error(`at most ${PORT_SLICE} ports at once`);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    if (nextPort + count > SLICE_START + PORT_SLICE) nextPort = SLICE_START;
+    const base = nextPort;
+    nextPort += count;
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = (await udpFree(p)) && (await tcpFree(p));
     if (ok) return base;
