@@ -17,6 +17,11 @@ export function requireBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json, or npm test which does)`);
 }
 
+/** Fails with a clear message when the tests do not run as root; `why` says what needs it. */
+export function requireRoot(why: string): void {
+  if (process.getuid?.() !== 0) throw new Error(`${why}: run the tests as root`);
+}
+
 /** Fails with a clear message when a system tool is missing (scripts/install-system-deps.sh installs it). */
 export function requireTool(name: string, pkg: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });

@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
-import { REPO, requireBuilt, requireTool, run } from './live-helpers.js';
+import { REPO, requireBuilt, requireRoot, requireTool, run } from './live-helpers.js';
 import { logLines, NetnsLab, until, type NsProc } from './netns-helpers.js';
 
 const TAG = randomBytes(3).toString('hex');
@@ -64,9 +64,7 @@ describe('NAT traversal through a real NAT (network namespaces, iptables MASQUER
 
   beforeAll(async () => {
     requireBuilt();
-    if (process.getuid?.() !== 0) {
-      throw new Error('the NAT test needs root: it creates network namespaces (ip netns) and a NAT (iptables); run the tests as root');
-    }
+    requireRoot('the NAT test needs root: it creates network namespaces (ip netns) and a NAT (iptables)');
     requireTool('ip', 'iproute2');
     requireTool('iptables', 'iptables');
     requireTool('sipp', 'sip-tester');

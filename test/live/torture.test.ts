@@ -28,7 +28,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO, requireBuilt, requireTool, run } from './live-helpers.js';
+import { REPO, requireBuilt, requireRoot, requireTool, run } from './live-helpers.js';
 
 interface Reply {
   status: number;
@@ -110,9 +110,7 @@ describe('RFC 4475 / RFC 5118 torture messages against a live node (network name
 
   beforeAll(async () => {
     requireBuilt();
-    if (process.getuid?.() !== 0) {
-      throw new Error('the torture test needs root: it runs the node in a fresh network namespace (unshare --net); run the tests as root');
-    }
+    requireRoot('the torture test needs root: it runs the node in a fresh network namespace (unshare --net)');
     requireTool('unshare', 'util-linux');
     requireTool('ip', 'iproute2');
     const r = await run(

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePorts, REPO, requireBuilt, requireTool, run, startNode, statusOf, type RunningNode } from './live-helpers.js';
+import { CLI, freePorts, REPO, requireBuilt, requireRoot, requireTool, run, startNode, statusOf, type RunningNode } from './live-helpers.js';
 
 describe('wire format, decoded by tshark', () => {
   let a: RunningNode | undefined;
@@ -23,7 +23,7 @@ describe('wire format, decoded by tshark', () => {
     requireTool('sipp', 'sip-tester');
     requireTool('tshark', 'tshark');
     requireTool('dumpcap', 'wireshark-common');
-    if (process.getuid?.() !== 0) throw new Error('capturing on lo needs root (or dumpcap with cap_net_raw); run the tests as root');
+    requireRoot('capturing on lo needs root (or dumpcap with cap_net_raw)');
     dir = mkdtempSync(join(tmpdir(), 'kadsip-wire-'));
     const base = await freePorts(4);
     a = await startNode(base, base + 1);
