@@ -12,6 +12,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { normalizeHost } from '../sip/transport/index.js';
 
 export interface HostPort {
   readonly host: string;
@@ -32,18 +33,16 @@ const PRIVATE_V6: ReadonlyArray<readonly [string, number]> = [
   ['::1', 128],
 ];
 
+/** The IP a host names: no brackets, an IPv4-mapped IPv6 address as IPv4, no zone index. */
 function bare(host: string): string {
-  return host.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  return normalizeHost(host).replace(/%.*$/, '');
 }
 
 /** The block list's answer for an IP literal; false for anything else. */
 function within(list: BlockList, host: string): boolean {
   const h = bare(host);
   const v = isIP(h);
-  if (v === 0) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(h);
-  if (mapped) return list.check(mapped[1] as string, 'ipv4');
-  return list.check(h, v === 4 ? 'ipv4' : 'ipv6');
+  return v !== 0 && list.check(h, v === 4 ? 'ipv4' : 'ipv6');
 }
 
 function privateRanges(): BlockList {

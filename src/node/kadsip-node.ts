@@ -224,6 +224,7 @@ export class KadsipNode {
 
   status(): object {
     const rt = this.overlay.routingTable;
+    const discovered = this.overlay.discoveredCandidates();
     return {
       peerId: idToHex(this.self.id),
       address: this.self.address,
@@ -231,9 +232,9 @@ export class KadsipNode {
       behindNat: this.behindNat,
       ...(this.self.stun ? { stun: this.self.stun, load: this.overlay.self.load ?? 0 } : {}),
       ...(this.self.turn ? { turn: this.self.turn } : {}),
-      candidates: this.overlay.discoveredCandidates().length,
+      candidates: discovered.length,
       // What a NATed user configures the phone with: the STUN/TURN servers the overlay offered.
-      discoveredCandidates: this.overlay.discoveredCandidates(),
+      discoveredCandidates: discovered,
       overlay: this.config.overlay,
       state: this.overlay.state,
       contacts: rt.size,
