@@ -1,6 +1,6 @@
 /**
  * A STUN/TURN server's load figure, as kadsip advertises it (`load=N` in DHT-PeerID and
- * DHT-Candidate, the KADSIP-LOAD STUN attribute; docs/PROTOCOL-EXTENSIONS.md): the number of
+ * DHT-Candidate, the KADSIP-LOAD STUN attribute; docs/PROTOCOL.md section 7): the number of
  * distinct clients, by source transport address, that sent the service a Binding request (not a
  * load query) in the last LOAD_WINDOW_MS, at most MAX_LOAD. The STUN server and the simulator both
  * count with RecentClients, so the simulated figure is the one a node would advertise.

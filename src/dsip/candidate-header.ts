@@ -1,7 +1,7 @@
 /**
  * `DHT-Candidate: <stun:IP:PORT>;role=peer|client;prio=P[;turn="turn:IP:PORT"][;load=N]` (PROTOCOL.md
  * section 5), one STUN/TURN server candidate per header line. `load=N` is kadsip's
- * (docs/PROTOCOL-EXTENSIONS.md): the figure the candidate advertised in its DHT-PeerID as the
+ * (docs/PROTOCOL.md section 7): the figure the candidate advertised in its DHT-PeerID as the
  * offering peer last heard it, 0..65535; other implementations ignore it as an unknown parameter.
  *
  * PROTOCOL.md writes the TURN address as `;turn=<turn:IP:PORT>`, which is no valid SIP

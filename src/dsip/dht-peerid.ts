@@ -4,7 +4,7 @@
  *   DHT-PeerID: <sip:peer@IP:PORT;peer-ID=HEX>;algorithm=sha1;dht=Kademlia1.0;overlay=NAME;expires=SECONDS
  *
  * plus this profile's optional `role=peer|client`, `stun=IP:PORT`, `turn=IP:PORT`, and kadsip's
- * `load=N` next to them (docs/PROTOCOL-EXTENSIONS.md: the clients its STUN/TURN service served in
+ * `load=N` next to them (docs/PROTOCOL.md section 7: the clients its STUN/TURN service served in
  * the last 5 minutes, 0..65535; others ignore the unknown parameter). Reading accepts
  * the drafts' other spellings (`dht-param=` for dht; `peerId`/`pID` in the URI); writing only the
  * form above. Parsing says whether the header is well formed (else 400); checkDhtPeerId says whether

@@ -1,5 +1,5 @@
 /**
- * Kademlia parameters and time units, defined once. Values follow ../shared/PROTOCOL.md section 3
+ * Kademlia parameters and time units, defined once. Values follow docs/PROTOCOL.md section 3
  * (k = 20, alpha = 3, 160 buckets, hourly refresh) and the Kademlia paper (Maymounkov & Mazieres 2002).
  * All durations are milliseconds of the injected clock.
  */

@@ -154,7 +154,7 @@ describe('KadsipNode start-up NAT detection', () => {
   });
 });
 
-describe('load figures (docs/PROTOCOL-EXTENSIONS.md)', () => {
+describe('load figures (docs/PROTOCOL.md section 7)', () => {
   it('a willing node advertises what its STUN server counted on its next overlay request (load=)', async () => {
     const first = await startNode({ stun: '127.0.0.1:0' });
     const second = await startNode({ bootstrap: first.self.address });

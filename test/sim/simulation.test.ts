@@ -248,7 +248,7 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
   });
 });
 
-describe('load figures (load=, docs/PROTOCOL-EXTENSIONS.md)', () => {
+describe('load figures (load=, docs/PROTOCOL.md section 7)', () => {
   it('a willing peer advertises its clients; others learn the figure only from messages it sends or answers', async () => {
     const sim = new Simulation({ nodes: 200, seed: 5, records: 0, lookups: 0, willingFraction: 0.2, config: { candidatesWanted: 10 } });
     await sim.build();

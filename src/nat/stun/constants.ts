@@ -57,7 +57,7 @@ export const Attr = {
   RESPONSE_ORIGIN: 0x802b,
   OTHER_ADDRESS: 0x802c,
   /**
-   * kadsip's load query and answer (docs/PROTOCOL-EXTENSIONS.md), comprehension-optional and not
+   * kadsip's load query and answer (docs/PROTOCOL.md section 7), comprehension-optional and not
    * registered with IANA: in a Binding request (any value, usually empty) it asks for the server's
    * load figure and says "this is a query, do not count me as a client"; in the success response
    * its value is that figure, 32 bits big-endian. Other servers ignore it and answer a plain Binding.
