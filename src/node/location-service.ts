@@ -17,7 +17,7 @@ import type { LookupResult } from '../overlay/lookup.js';
 import type { OverlayNode } from '../overlay/node.js';
 import { resourceId } from '../overlay/peer-id.js';
 import type { ResolveFailure, Target, TargetResolver } from '../proxy/index.js';
-import type { Binding, Registrar } from '../registrar/index.js';
+import { bindingDestination, type Binding, type FlowOpen, type Registrar } from '../registrar/index.js';
 import { DnsError, Rfc3263Error, type Rfc3263Resolver } from '../resolve/index.js';
 import { canonicalAor, parseUri, serializeUri, type SipRequest, type SipUri, type Uri } from '../sip/message/index.js';
 import type { Endpoint, Protocol } from '../sip/transport/index.js';
@@ -33,6 +33,8 @@ export interface LocationServiceOptions {
   clock: Clock;
   /** Transport used towards other peers. */
   peerProtocol: Protocol;
+  /** Whether a phone's registration flow (a TCP connection) is still open: the contact-routing rule reads it. */
+  flowOpen?: FlowOpen;
   positiveCacheMs?: number;
   negativeCacheMs?: number;
 }
@@ -58,7 +60,7 @@ export class LocationService implements TargetResolver {
     if (!this.options.isOverlayHost(uri.host.toLowerCase())) return this.resolveByDns(uri);
     const aor = canonicalAor(uri);
     const local = this.options.registrar.lookup(aor, this.options.clock.now());
-    if (local.length > 0) return local.map(targetOfBinding);
+    if (local.length > 0) return local.map((b) => targetOfBinding(b, this.options.flowOpen));
     const peers = await this.findInOverlay(aor);
     if (peers === 'unreachable') return UNAVAILABLE;
     const text = serializeUri(uri);
@@ -141,19 +143,9 @@ export class LocationService implements TargetResolver {
   }
 }
 
-/**
- * A registered phone: to its Contact when that is where the REGISTER came from; to the source
- * address otherwise, since a Contact naming another address is usually a phone behind NAT that
- * only the flow it registered over reaches (RFC 3581; the idea of RFC 5626).
- */
-function targetOfBinding(binding: Binding): Target {
-  const contact = binding.contactUri;
-  const source = binding.source;
-  let destination: Endpoint = source;
-  if (contact.kind === 'sip' && source.protocol === 'udp' && contact.host === source.host && (contact.port ?? 5060) === source.port) {
-    destination = { protocol: 'udp', host: contact.host, port: contact.port ?? 5060 };
-  }
-  return { uri: binding.contact, destination, q: binding.q };
+/** A registered phone: its Contact, or the flow it registered on (src/registrar/flow.ts says which). */
+function targetOfBinding(binding: Binding, flowOpen: FlowOpen | undefined): Target {
+  return { uri: binding.contact, destination: bindingDestination(binding, flowOpen), q: binding.q };
 }
 
 /** `sip:user@IP:PORT` as stored by a peer for its registered phones (PROTOCOL.md section 4). */

@@ -39,3 +39,4 @@ export {
 } from './users-file.js';
 export { uriEquals, normalizeEscapes } from './uri-equal.js';
 export { parseQValue } from './contact-fields.js';
+export { bindingDestination, contactEndpoint, needsFlowRouting, type FlowOpen } from './flow.js';

@@ -145,6 +145,11 @@ export class TcpChannel {
     return this.#all.size;
   }
 
+  /** Whether a usable connection to `to` is open (accepted from it or opened to it). */
+  hasConnection(to: { host: string; port: number }): boolean {
+    return this.#conns.get(endpointKey(to))?.usable === true;
+  }
+
   /** Writes to the connection to `to`, opening one if none is usable. Outcome goes to `done`. */
   send(data: Buffer, to: Endpoint, done: Done): void {
     if (this.#closed) {

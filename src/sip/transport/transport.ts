@@ -162,6 +162,9 @@ export class SipTransport {
     return this.#udp?.socket;
   }
 
+  /** Whether a connection-oriented flow to `to` is open now (TCP); false for UDP, which has none. */
+  readonly hasFlow = (to: Endpoint): boolean => to.protocol === 'tcp' && this.#tcp?.hasConnection(to) === true;
+
   /** True when the message is small enough for UDP without the RFC 3261 18.1.1 switch to TCP. */
   wouldFitUdp(message: SipMessage): boolean {
     return serializeMessage(message).length <= MTU_LIMIT;
