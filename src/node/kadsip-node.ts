@@ -132,6 +132,7 @@ export class KadsipNode {
       }),
       clock: realClock,
       peerProtocol: config.transports.includes('udp') ? 'udp' : 'tcp',
+      flowOpen: transport.hasFlow,
     });
     this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
     this.proxy = new StatefulProxy({
