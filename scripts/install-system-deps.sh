@@ -19,4 +19,8 @@ command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 # coturn (turnserver, run in the foreground with flags only, not as the system service):
 # test/live/turn.test.ts relays a NATed phone's media through it, beside a `--turn` node.
 command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need+=(coturn)
+# conntrack: test/live/testbed.ts flushes a NAT box's mappings (conntrack -F); python3 runs the
+# testbed's userspace switch (test/live/testbed-switch.py: this kernel has no tc netem).
+command -v conntrack >/dev/null 2>&1 || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 apt_install "${need[@]}"

@@ -5,16 +5,24 @@
  * servers a running node learned from the overlay. Flags win over KADSIP_* environment
  * variables, which win over the --config file, which wins over the defaults (src/node/config.ts).
  */
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { runCandidates } from './candidates-command.js';
 import { runLookup } from './lookup-command.js';
 import { runStart } from './start-command.js';
+
+/** The package's version, read from its package.json (two folders up from dist/cli/ or src/cli/). */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const program = new Command();
 program
   .name('kadsip')
   .description('A peer-to-peer SIP registrar and proxy on a Kademlia overlay carried in SIP (dSIP)')
-  .showHelpAfterError();
+  .version(VERSION, '-V, --version', 'print the version and exit')
+  .showHelpAfterError('(kadsip COMMAND --help lists the options)')
+  // Usage errors exit 2, as configuration errors do (commander's own default is 1, which the
+  // commands use for "not found" and run-time failures); commands created after this inherit it.
+  .exitOverride();
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -61,7 +69,15 @@ program
     process.exitCode = await runCandidates(options);
   });
 
+// Every command answers --version too (`kadsip start --version`), as operators type it.
+for (const command of program.commands) command.version(VERSION, '-V, --version', 'print the version and exit');
+
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof CommanderError) {
+    // Help and --version end with exit code 0; commander has already printed the usage error.
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
+  }
   process.stderr.write(`kadsip: ${(e as Error).message}\n`);
   process.exitCode = 2;
 });

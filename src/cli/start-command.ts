@@ -2,8 +2,9 @@
  * `kadsip start`: configuration from defaults, --config, KADSIP_* and flags; then the node runs
  * until SIGTERM or SIGINT, on which it leaves gracefully (hands its records over) and exits 0.
  */
-import { ConfigError, inputFromEnv, inputFromFile, resolveConfig, type ConfigInput } from '../node/config.js';
-import { KadsipNode } from '../node/kadsip-node.js';
+import { ConfigError, environmentSource, fileSource, flagSource, nameConfigError, resolveConfigFrom, type NodeConfig } from '../node/config.js';
+import { KadsipNode, StartupError } from '../node/kadsip-node.js';
+import { concreteListen } from '../node/listen-address.js';
 import { createLogger } from '../node/logger.js';
 
 export interface StartFlags {
@@ -22,24 +23,39 @@ export interface StartFlags {
   public?: string;
 }
 
+/**
+ * Exit codes (README "Running nodes"): 2 for a usage or configuration error (nothing was opened),
+ * 1 for a failure at run time (a socket that cannot be bound, a bootstrap that refuses, an error
+ * while leaving), 0 after a graceful leave. A failure is one human line on stderr; the stack trace
+ * goes to the log at debug level only.
+ */
 export async function runStart(flags: StartFlags): Promise<number> {
-  let config;
+  let config: NodeConfig;
+  let replaced: string | undefined;
   try {
-    const fromFile: ConfigInput = flags.config ? inputFromFile(flags.config) : {};
-    config = resolveConfig(fromFile, inputFromEnv(process.env), {
-      listen: flags.listen,
-      transports: flags.transports,
-      bootstrap: flags.bootstrap,
-      overlay: flags.overlay,
-      domain: flags.domain,
-      http: flags.http,
-      logLevel: flags.logLevel,
-      role: flags.role,
-      stun: flags.stun,
-      turn: flags.turn,
-      candidatesWanted: flags.candidatesWanted,
-      public: flags.public,
-    });
+    const sources = [
+      ...(flags.config ? [fileSource(flags.config)] : []),
+      environmentSource(process.env),
+      flagSource({
+        listen: flags.listen,
+        transports: flags.transports,
+        bootstrap: flags.bootstrap,
+        overlay: flags.overlay,
+        domain: flags.domain,
+        http: flags.http,
+        logLevel: flags.logLevel,
+        role: flags.role,
+        stun: flags.stun,
+        turn: flags.turn,
+        candidatesWanted: flags.candidatesWanted,
+        public: flags.public,
+      }),
+    ];
+    try {
+      ({ config, replaced } = concreteListen(resolveConfigFrom(sources)));
+    } catch (e) {
+      throw nameConfigError(e, sources);
+    }
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`kadsip start: ${e.message}\n`);
@@ -48,11 +64,14 @@ export async function runStart(flags: StartFlags): Promise<number> {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  if (replaced) log.info({ listen: `${config.listen.host}:${config.listen.port}`, wildcard: replaced }, 'listen address resolved to the host\'s one address');
   let node: KadsipNode;
   try {
     node = await KadsipNode.start({ config, logger: log });
   } catch (e) {
-    log.fatal({ err: e }, 'node failed to start');
+    const message = e instanceof StartupError ? e.message : `unexpected error: ${(e as Error).message}`;
+    log.debug({ err: e }, 'start-up failed');
+    process.stderr.write(`kadsip start: ${message}\n`);
     return 1;
   }
   return await new Promise<number>((resolve) => {
@@ -67,7 +86,8 @@ export async function runStart(flags: StartFlags): Promise<number> {
           resolve(0);
         },
         (e: unknown) => {
-          log.error({ err: e }, 'error while leaving');
+          log.debug({ err: e }, 'error while leaving');
+          process.stderr.write(`kadsip start: error while leaving: ${(e as Error).message}\n`);
           resolve(1);
         },
       );

@@ -165,6 +165,48 @@ export function inputFromFile(path: string): ConfigInput {
   return parsed as ConfigInput;
 }
 
+/** One source of settings and how it names a setting in an error message. */
+export interface NamedInput {
+  readonly input: ConfigInput;
+  /** `KADSIP_LISTEN`, `--listen`, `"listen" in FILE`. */
+  readonly name: (key: keyof ConfigInput) => string;
+}
+
+export function environmentSource(env: NodeJS.ProcessEnv): NamedInput {
+  return { input: inputFromEnv(env), name: (key) => ENV[key] };
+}
+
+export function fileSource(path: string): NamedInput {
+  return { input: inputFromFile(path), name: (key) => `"${key}" in ${path}` };
+}
+
+export function flagSource(input: ConfigInput): NamedInput {
+  return { input, name: (key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` };
+}
+
+/**
+ * resolveConfig over named sources: an error names the setting as the user wrote it, where the
+ * winning value came from (an operator who set KADSIP_LISTEN in a unit file looks for that, not
+ * for "listen").
+ */
+export function resolveConfigFrom(sources: readonly NamedInput[]): NodeConfig {
+  try {
+    return resolveConfig(...sources.map((s) => s.input));
+  } catch (e) {
+    throw nameConfigError(e, sources);
+  }
+}
+
+/** Rewrites a ConfigError's leading `key:` into the name of the source that set the key. */
+export function nameConfigError(e: unknown, sources: readonly NamedInput[]): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const m = /^([A-Za-z]+): ([\s\S]*)$/.exec(e.message);
+  const key = m?.[1];
+  if (!m || key === undefined || !(key in ENV)) return e;
+  const origin = [...sources].reverse().find((s) => s.input[key as keyof ConfigInput] !== undefined);
+  return origin ? new ConfigError(`${origin.name(key as keyof ConfigInput)}: ${m[2]}`) : e;
+}
+
 /** Merges the sources (later wins) over the defaults and checks every value. */
 export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
   const merged: ConfigInput = Object.assign({}, ...inputs.map(dropUndefined));

@@ -165,7 +165,11 @@ export class KadsipNode {
     this.registerMetrics();
   }
 
-  /** Binds the sockets and joins the overlay (none to join through: a new overlay of one). */
+  /**
+   * Binds the sockets and joins the overlay (none to join through: a new overlay of one). All or
+   * nothing: a step that fails closes everything the steps before it opened (sockets, STUN and
+   * HTTP servers) and throws a StartupError whose message is one line for the operator.
+   */
   static async start(options: KadsipNodeOptions): Promise<KadsipNode> {
     const { config, logger } = options;
     const transport = await SipTransport.listen({
@@ -173,6 +177,8 @@ export class KadsipNode {
       port: config.listen.port,
       protocols: config.transports,
       logger: logger.child({ component: 'transport' }),
+    }).catch((e: unknown) => {
+      throw new StartupError(`cannot listen for SIP on ${hostPort(config.listen.host, config.listen.port)} (${config.transports.join(', ')}): ${systemErrorText(e)}`, e);
     });
     const transactions = new TransactionLayer({
       send: transport.send,
@@ -182,43 +188,49 @@ export class KadsipNode {
       logger: logger.child({ component: 'transaction' }),
     });
     transport.onMessage(transactions.receive);
-    let auth: DigestAuthenticator | undefined;
-    if (config.usersFile) {
-      const users = await loadUsersFile(config.usersFile).catch(async (e: Error) => {
-        await transport.close();
-        throw e;
-      });
-      const realm = config.realm ?? config.domains[0] ?? config.listen.host;
-      auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32), algorithms: config.digestAlgorithms });
-    }
-    let reach: Reachability;
+    let reach: Reachability | undefined;
+    let node: KadsipNode | undefined;
     try {
+      let auth: DigestAuthenticator | undefined;
+      if (config.usersFile) {
+        const users = await loadUsersFile(config.usersFile).catch((e: unknown) => {
+          throw new StartupError(`usersFile ${config.usersFile}: ${systemErrorText(e)}`, e);
+        });
+        const realm = config.realm ?? config.domains[0] ?? config.listen.host;
+        auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32), algorithms: config.digestAlgorithms });
+      }
       reach = await findReachability(config, transport, transactions, logger);
+      const created = new KadsipNode(config, logger, transport, transactions, options.overlay, auth, reach);
+      node = created;
+      if (config.http) {
+        const at = config.http;
+        const http = await startHttpStatus(at, {
+          healthy: () => created.overlay.state === 'joined',
+          status: () => created.status(),
+          metrics: created.metrics,
+        }).catch((e: unknown) => {
+          throw new StartupError(`cannot serve HTTP on ${hostPort(at.host, at.port)}: ${systemErrorText(e)}`, e);
+        });
+        created.httpClose = http.close;
+        created.httpAddress = http.address;
+      }
+      logger.info(
+        { peerId: idToHex(created.self.id), address: created.self.address, overlay: config.overlay, transports: config.transports, role: config.role, ...(created.self.stun ? { stun: created.self.stun } : {}) },
+        'node listening',
+      );
+      const bootstraps = config.bootstrap.map((b) => ({ address: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}` }));
+      await new Promise<void>((resolve, reject) => {
+        created.overlay.join(bootstraps, (error) => (error ? reject(new StartupError(`could not join the overlay: ${error.message}`, error)) : resolve()));
+      });
     } catch (e) {
-      await transport.close();
+      if (node) await node.close();
+      else {
+        transactions.close();
+        await transport.close();
+        await reach?.stunServer?.close();
+      }
       throw e;
     }
-    const node = new KadsipNode(config, logger, transport, transactions, options.overlay, auth, reach);
-    if (config.http) {
-      const http = await startHttpStatus(config.http, {
-        healthy: () => node.overlay.state === 'joined',
-        status: () => node.status(),
-        metrics: node.metrics,
-      });
-      node.httpClose = http.close;
-      node.httpAddress = http.address;
-    }
-    logger.info(
-      { peerId: idToHex(node.self.id), address: node.self.address, overlay: config.overlay, transports: config.transports, role: config.role, ...(node.self.stun ? { stun: node.self.stun } : {}) },
-      'node listening',
-    );
-    const bootstraps = config.bootstrap.map((b) => ({ address: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}` }));
-    await new Promise<void>((resolve, reject) => {
-      node.overlay.join(bootstraps, (error) => (error ? reject(error) : resolve()));
-    }).catch(async (error: Error) => {
-      await node.close();
-      throw error;
-    });
     if (node.overlay.config.candidatesWanted > 0) node.startNatRecheck(options.natRecheckMs ?? NAT_RECHECK_MS);
     return node;
   }
@@ -360,6 +372,31 @@ export class KadsipNode {
 }
 
 
+/** A start-up step that failed, said in one line an operator can act on (the cause is kept for debug logs). */
+export class StartupError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'StartupError';
+  }
+}
+
+/** A system error in words: what EADDRINUSE and its kin mean for a server socket. */
+function systemErrorText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'the address is already in use (another process listens there)';
+    case 'EADDRNOTAVAIL':
+      return 'no interface of this host has that address';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)';
+    case 'ENOENT':
+      return 'no such file';
+    default:
+      return e instanceof Error ? e.message : String(e);
+  }
+}
+
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -400,7 +437,10 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
   let stunServer: StunServer | undefined;
   let stun: string | undefined;
   if (config.stun) {
-    stunServer = await StunServer.listen({ host: config.stun.host, port: config.stun.port, logger: log.child({ component: 'stun' }) });
+    const at = config.stun;
+    stunServer = await StunServer.listen({ host: at.host, port: at.port, logger: log.child({ component: 'stun' }) }).catch((e: unknown) => {
+      throw new StartupError(`cannot run the STUN server on ${hostPort(at.host, at.port)}: ${systemErrorText(e)}`, e);
+    });
     const bound = stunServer.address();
     const wildcard = bound.host === '0.0.0.0' || bound.host === '::';
     stun = hostPort(wildcard ? advertised.host : bound.host, bound.port);

@@ -155,6 +155,9 @@ export class OverlayNode implements RequestHandler {
     }
     const seeds: Contact[] = [];
     const joined = new Set<NodeId>();
+    // What each bootstrap that did not admit us said: a refusal is not silence, and the operator
+    // needs to tell "nobody there" from "it answered 400 Invalid DHT-PeerID".
+    const refusals: string[] = [];
     let pending = bootstraps.length;
     const client = this.config.role === 'client';
     for (const bootstrap of bootstraps) {
@@ -162,13 +165,16 @@ export class OverlayNode implements RequestHandler {
         if (result.ok && result.response.kind === 'ok') {
           joined.add(result.from.id);
           seeds.push(...(result.response.contacts ?? []));
+        } else {
+          refusals.push(`${bootstrap.address} ${describeFailure(result)}`);
         }
         if (--pending > 0) return;
         if (joined.size === 0) {
           this.stateValue = 'idle';
           this.stopMaintenance();
-          this.onEvent({ type: 'join-failed', reason: 'no bootstrap peer answered' });
-          done(new Error('no bootstrap peer answered'));
+          const reason = `no bootstrap peer admitted this node: ${refusals.join('; ')}`;
+          this.onEvent({ type: 'join-failed', reason });
+          done(new Error(reason));
           return;
         }
         if (client) {
@@ -749,4 +755,15 @@ export class OverlayNode implements RequestHandler {
   publishedKeys(): NodeId[] {
     return [...this.published.keys()];
   }
+}
+
+/** A bootstrap's answer to JOIN (or a client's PING) that did not admit the node, in words. */
+function describeFailure(result: RpcResult): string {
+  if (result.ok) {
+    const r = result.response;
+    return r.kind === 'error' ? `refused it: ${r.reason}${r.detail ? ` (${r.detail})` : ''}` : `answered ${r.kind}`;
+  }
+  if (result.reason === 'timeout') return 'did not answer';
+  if (result.reason === 'unreachable') return `is unreachable${result.detail ? ` (${result.detail})` : ''}`;
+  return `refused it${result.detail ? `: ${result.detail}` : ''}`;
 }
