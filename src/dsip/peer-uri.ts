@@ -11,7 +11,7 @@
 import type { Contact } from '../overlay/contact.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
-import { classifyHost } from '../sip/message/host.js';
+import { canonicalIpv6, classifyHost } from '../sip/message/host.js';
 import { parseNameAddr } from '../sip/message/headers.js';
 import { fail, ok, type Result } from '../sip/message/result.js';
 import { getUriParam, parseUri, percentDecode, type Uri } from '../sip/message/uri.js';
@@ -43,13 +43,8 @@ export interface PeerUri {
 export function canonicalIp(host: string): string | null {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (bare.includes(':')) {
-    if (classifyHost(`[${bare}]`) !== 'ipv6') return null;
-    let v6: string;
-    try {
-      v6 = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-    } catch {
-      return null;
-    }
+    const v6 = canonicalIpv6(bare);
+    if (v6 === null) return null;
     // An IPv4-mapped address (what a dual-stack socket reports for an IPv4 peer) is that IPv4
     // address: the peer hashed its IPv4 address, and must get the same ID whichever socket sees it.
     const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);

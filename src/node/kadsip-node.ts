@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_CANDIDATES_WANTED, leastLoaded, probeOrder } from '../overlay/candidates.js';
 import type { Candidate } from '../overlay/messages.js';
 import { StunServer, stunBinding } from '../nat/stun/index.js';
-import { splitAddress } from '../dsip/index.js';
+import { canonicalIp, splitAddress } from '../dsip/index.js';
 import { StatefulProxy } from '../proxy/index.js';
 import { DigestAuthenticator, loadUsersFile, Registrar } from '../registrar/index.js';
 import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
@@ -83,8 +83,10 @@ export class KadsipNode {
     auth: DigestAuthenticator | undefined,
     reach: Reachability,
   ) {
-    const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
-    const adv = reach.advertised;
+    const local = canonicalEndpoint(transport.local(config.transports.includes('udp') ? 'udp' : 'tcp'));
+    // The Peer-ID hashes the address as text (PROTOCOL.md sections 1 and 9), and peers hash the
+    // canonical text of the address they see: `--public [2001:DB8:0::A]:5060` must hash 2001:db8::a.
+    const adv = canonicalEndpoint(reach.advertised);
     this.behindNat = reach.behindNat;
     if (reach.stunServer) this.stunServer = reach.stunServer;
     this.self = {
@@ -118,8 +120,10 @@ export class KadsipNode {
     });
     // The node's own IP addresses count as an overlay domain: a phone that was given only the
     // node's address registers alice@IP and is reached as alice@IP from any node of the overlay.
-    const ownHosts = new Set([local.host.toLowerCase(), adv.host.toLowerCase(), ...config.domains]);
-    const isOverlayHost = (host: string): boolean => ownHosts.has(host.replace(/^\[|\]$/g, '').toLowerCase());
+    // IP hosts compare in canonical form: bob@[2001:DB8:0::A] is a user of the node at 2001:db8::a.
+    const hostKey = (host: string): string => canonicalIp(host) ?? host.replace(/^\[|\]$/g, '').toLowerCase();
+    const ownHosts = new Set([hostKey(local.host), hostKey(adv.host), ...config.domains]);
+    const isOverlayHost = (host: string): boolean => ownHosts.has(hostKey(host));
     this.registrar = new Registrar({ domains: isOverlayHost, ...(auth ? { auth } : {}) });
     const location = new LocationService({
       registrar: this.registrar,
@@ -395,6 +399,11 @@ function systemErrorText(e: unknown): string {
     default:
       return e instanceof Error ? e.message : String(e);
   }
+}
+
+/** The endpoint with its IP in canonical text (RFC 5952 for IPv6, IPv4-mapped as IPv4); a non-IP host as given. */
+function canonicalEndpoint(e: { host: string; port: number }): { host: string; port: number } {
+  return { host: canonicalIp(e.host) ?? e.host, port: e.port };
 }
 
 function hostPort(host: string, port: number): string {

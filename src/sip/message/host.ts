@@ -23,6 +23,24 @@ export function classifyHost(host: string): HostKind | null {
   return DOMAIN_RE.test(host) ? 'domain' : null;
 }
 
+/**
+ * RFC 5952 text of an IPv6 address given with or without brackets (lower case, leading zeros
+ * dropped, the longest run of two or more zero groups written `::`), without brackets; null when
+ * it is not an IPv6 address. A zone (`%eth0`) is not an address and gives null. The WHATWG URL
+ * serialiser writes exactly this form, so it does the work. It writes an IPv4-mapped address in
+ * hex (`::ffff:c000:201`): RFC 5952 section 5 only recommends the dotted form, and one fixed
+ * spelling is what matters when the text is hashed or compared.
+ */
+export function canonicalIpv6(host: string): string | null {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (!bare.includes(':') || classifyHost(`[${bare}]`) !== 'ipv6') return null;
+  try {
+    return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+}
+
 /** Host without IPv6 brackets, as socket APIs want it. */
 export function hostForSocket(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;

@@ -1,7 +1,7 @@
 /** Public API of the SIP message layer (sans-IO: no sockets, no timers). */
 export type { Result, SyntaxFault } from './result.js';
 export { unquote, quote } from './chars.js';
-export { classifyHost, hostForSocket, type HostKind } from './host.js';
+export { canonicalIpv6, classifyHost, hostForSocket, type HostKind } from './host.js';
 export {
   parseUri,
   serializeUri,

@@ -6,7 +6,7 @@
  * to the received one; decoding is an explicit step (percentDecode).
  */
 import { TextDecoder } from 'node:util';
-import { classifyHost, parsePort, type HostKind } from './host.js';
+import { canonicalIpv6, classifyHost, parsePort, type HostKind } from './host.js';
 import { fail, ok, type Result } from './result.js';
 
 export interface UriParam {
@@ -195,7 +195,8 @@ export function getUriParam(uri: Uri, name: string): string | null | undefined {
 
 /**
  * The canonical AoR hashed to place a registration in the overlay:
- * `scheme:user@host` with scheme and host lower-cased, the user
+ * `scheme:user@host` with scheme and host lower-cased (an IPv6 host in its
+ * RFC 5952 form, in brackets), the user
  * percent-decoded with case kept, no port and no parameter except `replica`
  * (appended as `;replica=VALUE`). For non-SIP URIs: lower-cased scheme plus
  * the opaque part as written.
@@ -203,7 +204,11 @@ export function getUriParam(uri: Uri, name: string): string | null | undefined {
 export function canonicalAor(uri: Uri): string {
   if (uri.kind === 'absolute') return `${uri.scheme.toLowerCase()}:${uri.opaque}`;
   const userPart = uri.user === null ? '' : `${percentDecode(uri.user)}@`;
-  let s = `${uri.scheme.toLowerCase()}:${userPart}${uri.host.toLowerCase()}`;
+  // An IPv6 host in its RFC 5952 form: [2001:DB8:0::A] and [2001:db8::a] are one host, so one AoR
+  // and one Resource-ID (PROTOCOL.md section 9).
+  const v6 = uri.host.startsWith('[') ? canonicalIpv6(uri.host) : null;
+  const host = v6 === null ? uri.host.toLowerCase() : `[${v6}]`;
+  let s = `${uri.scheme.toLowerCase()}:${userPart}${host}`;
   const replica = getUriParam(uri, 'replica');
   if (replica !== undefined && replica !== null) s += `;replica=${replica}`;
   return s;

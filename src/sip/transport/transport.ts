@@ -14,7 +14,7 @@ import {
   type ParseResult,
   type SipMessage,
 } from '../message/index.js';
-import { parseMessage } from '../message/index.js';
+import { canonicalIpv6, parseMessage } from '../message/index.js';
 import { PerSourceRateLimit } from './bad-input-log.js';
 import { TcpChannel } from './tcp.js';
 import {
@@ -82,7 +82,9 @@ export class SipTransport {
   #closed = false;
 
   private constructor(opts: ListenOptions) {
-    this.#host = opts.host;
+    // IPv6 in its RFC 5952 text: the host goes into every Via sent-by and into the node's Peer-ID,
+    // and `--listen [0:0::1]` must write what peers see, `::1` (PROTOCOL.md section 9).
+    this.#host = canonicalIpv6(opts.host) ?? opts.host;
     this.#aliases = opts.aliases ?? [];
     this.#log = opts.logger ?? SILENT;
     this.#limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) };
