@@ -31,7 +31,7 @@ program
   .description('run a kadsip node (no --bootstrap: start a new overlay)')
   .option('--listen <ip:port>', 'SIP address to listen on (default 127.0.0.1:5060)')
   .option('--transports <list>', 'udp,tcp (default both)')
-  .option('--bootstrap <ip:port,...>', 'peers to join through')
+  .option('--bootstrap <ip:port,...>', 'peers to join through (IP:PORT, or dns:DOMAIN: the DNS-SD/SRV records of the overlay there)')
   .option('--overlay <name>', 'overlay name (default kadsip)')
   .option('--domain <name>', 'SIP domain served by the overlay (repeatable)', collect)
   .option('--http <ip:port>', 'serve /status, /healthz and /metrics there')
@@ -42,6 +42,7 @@ program
   .option('--turn <ip:port>', 'advertise a TURN server running beside the node (turn=)')
   .option('--candidates-wanted <n>', 'STUN/TURN candidates to ask for (default 10 behind NAT, else 0)')
   .option('--public <ip:port>', 'address others reach this node at (default: detected with STUN)')
+  .addOption(new Option('--discover <mode>', 'lan: find peers on the link by multicast DNS-SD and announce this node there').choices(['lan', 'off']))
   .action(async (options) => {
     process.exitCode = await runStart(options);
   });

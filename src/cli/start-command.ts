@@ -21,6 +21,7 @@ export interface StartFlags {
   turn?: string;
   candidatesWanted?: string;
   public?: string;
+  discover?: string;
 }
 
 /**
@@ -49,6 +50,7 @@ export async function runStart(flags: StartFlags): Promise<number> {
         turn: flags.turn,
         candidatesWanted: flags.candidatesWanted,
         public: flags.public,
+        discover: flags.discover,
       }),
     ];
     try {

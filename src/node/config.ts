@@ -20,6 +20,13 @@ export interface NodeConfig {
   transports: Protocol[];
   /** Peers to join through; empty: start a new overlay. */
   bootstrap: HostPort[];
+  /**
+   * Domains whose DNS-SD/SRV records name bootstrap peers (`dns:DOMAIN` entries of the bootstrap
+   * list; docs/PROTOCOL.md section 8.1), resolved at start and added to `bootstrap`.
+   */
+  bootstrapDns: string[];
+  /** `lan`: find peers on the link by multicast DNS-SD and announce this node there (section 8.2). */
+  discover: 'lan' | null;
   /** Overlay name carried in DHT-PeerID `overlay=`. */
   overlay: string;
   /** SIP domains served by the overlay (issue 4: phones' AoRs in these domains live in the overlay). */
@@ -66,6 +73,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   listen: { host: '127.0.0.1', port: 5060 },
   transports: ['udp', 'tcp'],
   bootstrap: [],
+  bootstrapDns: [],
+  discover: null,
   overlay: 'kadsip',
   domains: [],
   http: null,
@@ -105,6 +114,7 @@ export interface ConfigInput {
   turn?: string;
   candidatesWanted?: string | number;
   public?: string;
+  discover?: string;
 }
 
 export class ConfigError extends Error {}
@@ -129,6 +139,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   turn: 'KADSIP_TURN',
   candidatesWanted: 'KADSIP_CANDIDATES_WANTED',
   public: 'KADSIP_PUBLIC',
+  discover: 'KADSIP_DISCOVER',
 };
 
 export const ENVIRONMENT_VARIABLES = ENV;
@@ -218,7 +229,19 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     if (list.length === 0) throw new ConfigError('transports: at least one of udp, tcp');
     config.transports = [...new Set(list)] as Protocol[];
   }
-  if (merged.bootstrap !== undefined) config.bootstrap = toList(merged.bootstrap).map((b) => parseHostPort(b, 'bootstrap', 5060));
+  if (merged.bootstrap !== undefined) {
+    // `dns:DOMAIN` entries name a domain to resolve at start (src/node/bootstrap-discovery.ts).
+    const list = toList(merged.bootstrap);
+    const isDns = (b: string): boolean => b.toLowerCase().startsWith('dns:');
+    config.bootstrap = list.filter((b) => !isDns(b)).map((b) => parseHostPort(b, 'bootstrap', 5060));
+    config.bootstrapDns = list.filter(isDns).map((b) => {
+      const domain = b.slice(4).trim().replace(/\.$/, '').toLowerCase();
+      if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9])?)*$/.test(domain)) {
+        throw new ConfigError(`bootstrap: "${b}" needs a domain name after dns: (dns:overlay.example.com)`);
+      }
+      return domain;
+    });
+  }
   if (merged.overlay !== undefined) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(merged.overlay)) {
       throw new ConfigError(`overlay: "${merged.overlay}" must be 1-64 letters, digits, '.', '_' or '-'`);
@@ -286,6 +309,12 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     config.candidatesWanted = n;
   }
   if (merged.public !== undefined) config.public = merged.public === 'off' ? null : parseHostPort(merged.public, 'public', config.listen.port);
+  if (merged.discover !== undefined) {
+    if (merged.discover !== 'lan' && merged.discover !== 'off') throw new ConfigError(`discover: "${merged.discover}" is not lan or off`);
+    config.discover = merged.discover === 'lan' ? 'lan' : null;
+    // Multicast DNS is implemented over IPv4 only (src/discovery/mdns.ts).
+    if (config.discover === 'lan' && isIP(config.listen.host) === 6) throw new ConfigError(`discover: lan needs an IPv4 listen address (got ${config.listen.host})`);
+  }
   return config;
 }
 

@@ -29,6 +29,8 @@ import { addressFacing } from './facing.js';
 import { startHttpStatus } from './http-status.js';
 import { LocationService } from './location-service.js';
 import { probeNat } from './nat.js';
+import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRediscovery } from './bootstrap-discovery.js';
+import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
 import { Registrations } from './registrations.js';
 
@@ -66,6 +68,8 @@ export class KadsipNode {
   readonly registrations: Registrations;
   private readonly sweepTimer: NodeJS.Timeout;
   private natTimer?: NodeJS.Timeout;
+  /** `discover: lan`: the node's mDNS announcement, withdrawn on close. */
+  private lanAnnouncer?: LanAnnouncer;
   private readonly stunServer?: StunServer;
   /** True when start-up found the node behind NAT (its Peer-ID hashes the reflexive address). */
   readonly behindNat: boolean;
@@ -175,7 +179,12 @@ export class KadsipNode {
    * HTTP servers) and throws a StartupError whose message is one line for the operator.
    */
   static async start(options: KadsipNodeOptions): Promise<KadsipNode> {
-    const { config, logger } = options;
+    const { logger } = options;
+    // Bootstraps from DNS (`dns:DOMAIN`) and the link (`discover: lan`), before NAT probing and the join.
+    const discovered = await discoverBootstraps({ config: options.config, log: logger.child({ component: 'discovery' }) }).catch((e: unknown) => {
+      throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
+    });
+    const config = { ...options.config, bootstrap: discovered.bootstrap };
     const transport = await SipTransport.listen({
       host: config.listen.host,
       port: config.listen.port,
@@ -222,10 +231,24 @@ export class KadsipNode {
         { peerId: idToHex(created.self.id), address: created.self.address, overlay: config.overlay, transports: config.transports, role: config.role, ...(created.self.stun ? { stun: created.self.stun } : {}) },
         'node listening',
       );
-      const bootstraps = config.bootstrap.map((b) => ({ address: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}` }));
-      await new Promise<void>((resolve, reject) => {
-        created.overlay.join(bootstraps, (error) => (error ? reject(new StartupError(`could not join the overlay: ${error.message}`, error)) : resolve()));
+      // Discovered bootstraps that all fail are discovered again (bounded): src/node/bootstrap-discovery.ts.
+      await joinWithRediscovery({
+        bootstrap: config.bootstrap,
+        ...(discovered.rediscover ? { rediscover: discovered.rediscover } : {}),
+        log: logger.child({ component: 'discovery' }),
+        join: (list) =>
+          new Promise<void>((resolve, reject) => {
+            const bootstraps = list.map((b) => ({ address: hostPort(b.host, b.port) }));
+            created.overlay.join(bootstraps, (error) => (error ? reject(new StartupError(`could not join the overlay: ${error.message}`, error)) : resolve()));
+          }),
+      }).catch((e: unknown) => {
+        throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
       });
+      const onLink = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
+      const lan = await announceOnLan({ config, peerIdHex: idToHex(created.self.id), address: { host: onLink.host, port: onLink.port }, log: logger.child({ component: 'discovery' }) }).catch((e: unknown) => {
+        throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
+      });
+      if (lan) created.lanAnnouncer = lan;
     } catch (e) {
       if (node) await node.close();
       else {
@@ -290,6 +313,7 @@ export class KadsipNode {
     this.closed = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.natTimer);
+    await this.lanAnnouncer?.close();
     this.proxy.close();
     this.overlay.stop();
     this.transactions.close();

@@ -41,6 +41,20 @@ export interface AddressRecord {
   readonly ttl: number;
 }
 
+/** RFC 1035 PTR record (DNS-SD browsing, RFC 6763 section 4): the name it points at, without a trailing dot. */
+export interface PtrRecord {
+  readonly target: string;
+  /** Seconds. */
+  readonly ttl: number;
+}
+
+/** RFC 1035 TXT record: its character-strings in order (RFC 6763 section 6: one key=value each). */
+export interface TxtRecord {
+  readonly strings: readonly string[];
+  /** Seconds. */
+  readonly ttl: number;
+}
+
 export interface DnsClient {
   naptr(name: string): Promise<NaptrRecord[]>;
   srv(name: string): Promise<SrvRecord[]>;
@@ -48,7 +62,7 @@ export interface DnsClient {
   aaaa(name: string): Promise<AddressRecord[]>;
 }
 
-export type DnsRrType = 'NAPTR' | 'SRV' | 'A' | 'AAAA';
+export type DnsRrType = 'NAPTR' | 'SRV' | 'A' | 'AAAA' | 'PTR' | 'TXT';
 
 /**
  * Why a query failed (as opposed to "no such name/record", which is `[]`):
@@ -167,6 +181,18 @@ export class NodeDnsClient implements DnsClient {
       target: r.name === '' || r.name === '.' ? '.' : stripDot(r.name),
       ttl: this.defaultTtlSec,
     }));
+  }
+
+  /** PTR, for DNS-SD (RFC 6763): node reports no TTL, so `defaultTtlSec` as for SRV. */
+  async ptr(name: string): Promise<PtrRecord[]> {
+    const rs = await this.run('PTR', name, () => this.resolver.resolvePtr(name));
+    return rs.map((r) => ({ target: stripDot(r), ttl: this.defaultTtlSec }));
+  }
+
+  /** TXT, for DNS-SD (RFC 6763 section 6): one entry per record, its strings in order. */
+  async txt(name: string): Promise<TxtRecord[]> {
+    const rs = await this.run('TXT', name, () => this.resolver.resolveTxt(name));
+    return rs.map((strings) => ({ strings, ttl: this.defaultTtlSec }));
   }
 
   async a(name: string): Promise<AddressRecord[]> {

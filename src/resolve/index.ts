@@ -8,6 +8,8 @@ export {
   type NaptrRecord,
   type SrvRecord,
   type AddressRecord,
+  type PtrRecord,
+  type TxtRecord,
   type NodeDnsClientOptions,
 } from './dns-client.js';
 export { CachingDnsClient, type DnsCacheOptions, type DnsCacheStats } from './dns-cache.js';

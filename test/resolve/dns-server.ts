@@ -52,7 +52,24 @@ export interface HostSpec {
   readonly ttl?: number;
 }
 
+/** DNS-SD browsing record (RFC 6763 section 4): `name` PTR `target`. */
+export interface PtrSpec {
+  /** e.g. "_kadsip._udp.overlay.test" */
+  readonly name: string;
+  /** e.g. "seed1._kadsip._udp.overlay.test" */
+  readonly target: string;
+}
+
+/** TXT record: one character-string per entry of `strings` (RFC 6763 section 6: key=value). */
+export interface TxtSpec {
+  readonly name: string;
+  /** Without commas (dnsmasq separates strings with them). */
+  readonly strings: readonly string[];
+}
+
 export interface DnsZone {
+  readonly ptr?: readonly PtrSpec[];
+  readonly txt?: readonly TxtSpec[];
   readonly naptr?: readonly NaptrSpec[];
   readonly srv?: readonly SrvSpec[];
   readonly hosts?: readonly HostSpec[];
@@ -127,6 +144,8 @@ export function dnsmasqArgs(zone: DnsZone, port: number, opts: DnsServerOptions 
     const target = s.target === '.' ? '' : s.target;
     args.push(`--srv-host=${s.name},${target},${s.port},${s.priority ?? 0},${s.weight ?? 0}`);
   }
+  for (const p of zone.ptr ?? []) args.push(`--ptr-record=${p.name},${p.target}`);
+  for (const t of zone.txt ?? []) args.push(`--txt-record=${[t.name, ...t.strings].join(',')}`);
   for (const h of zone.hosts ?? []) {
     for (const a of h.addresses) args.push(`--host-record=${h.name},${a}${h.ttl !== undefined ? `,${h.ttl}` : ''}`);
   }
