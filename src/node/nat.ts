@@ -13,13 +13,11 @@
  */
 import type { Socket } from 'node:dgram';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { readCandidates } from '../dsip/candidate-header.js';
-import { encodeRequest, readDhtPeerId, splitAddress } from '../dsip/index.js';
-import { DEFAULT_CANDIDATES_WANTED, MAX_CANDIDATES } from '../overlay/candidates.js';
-import type { Contact } from '../overlay/contact.js';
-import { peerIdFromAddress } from '../overlay/peer-id.js';
+import { splitAddress } from '../dsip/index.js';
+import { DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
 import { detectNat, stunBinding, type NatDetection, type StunEndpoint } from '../nat/stun/index.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
+import { firstContactPing } from './first-contact.js';
 
 export interface NatProbeOptions {
   transactions: TransactionLayer;
@@ -71,45 +69,20 @@ export async function probeNat(options: NatProbeOptions): Promise<NatProbeOutcom
 }
 
 /**
- * One client PING; resolves with the STUN servers the answer names (its own `stun=` first: the
- * bootstrap is a server just reached, then its candidate set), whatever the status.
+ * One client PING (src/node/first-contact.ts); resolves with the STUN servers the answer names (its
+ * own `stun=` first: the bootstrap is a server just reached, then its candidate set), whatever the
+ * status.
  */
-function pingForCandidates(options: NatProbeOptions, bootstrap: string): Promise<{ answered: boolean; stun: string[] }> {
-  const target = splitAddress(bootstrap);
-  const { local } = options;
-  if (!target) return Promise.resolve({ answered: false, stun: [] });
-  const address = local.host.includes(':') ? `[${local.host}]:${local.port}` : `${local.host}:${local.port}`;
-  // Our ID as far as we know yet; behind NAT the bootstrap will find it wrong (493).
-  const self: Contact = { id: peerIdFromAddress(local.host, local.port), address };
-  let request;
-  try {
-    request = encodeRequest(
-      { from: self, mode: 'iterative', hops: 0, role: 'client', candidatesWanted: DEFAULT_CANDIDATES_WANTED, request: { op: 'PING' } },
-      { overlay: options.overlay, self, to: { address: bootstrap }, firstContact: true, role: 'client' },
-    );
-  } catch {
-    return Promise.resolve({ answered: false, stun: [] });
-  }
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (value: { answered: boolean; stun: string[] }): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(value);
-    };
-    const timer = setTimeout(() => settle({ answered: false, stun: [] }), options.pingTimeoutMs ?? 2000);
-    options.transactions.sendRequest(request, { protocol: 'udp', host: target.host, port: target.port }, {
-      onResponse: (response) => {
-        if (response.status < 200) return;
-        const stun: string[] = [];
-        const dht = readDhtPeerId(response);
-        if (dht?.ok && dht.value.stun !== undefined) stun.push(dht.value.stun);
-        for (const c of readCandidates(response, MAX_CANDIDATES)) stun.push(c.stun);
-        settle({ answered: true, stun });
-      },
-      onTimeout: () => settle({ answered: false, stun: [] }),
-      onTransportError: () => settle({ answered: false, stun: [] }),
-    });
+async function pingForCandidates(options: NatProbeOptions, bootstrap: string): Promise<{ answered: boolean; stun: string[] }> {
+  const answer = await firstContactPing({
+    transactions: options.transactions,
+    local: options.local,
+    to: bootstrap,
+    candidatesWanted: DEFAULT_CANDIDATES_WANTED,
+    timeoutMs: options.pingTimeoutMs ?? 2000,
   });
+  if (!answer) return { answered: false, stun: [] };
+  const stun = answer.peer?.stun !== undefined ? [answer.peer.stun] : [];
+  for (const c of answer.candidates) stun.push(c.stun);
+  return { answered: true, stun };
 }

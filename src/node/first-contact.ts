@@ -1,0 +1,84 @@
+/**
+ * First contact with a peer whose overlay we may not know yet (PROTOCOL.md section 2: `overlay=*`
+ * only on first contact with a bootstrap peer): one client PING (OPTIONS, role=client,
+ * DHT-Candidates-Wanted) and what the answer says, whatever its status: the answerer's
+ * DHT-PeerID (its overlay name, Peer-ID, `stun=`/`turn=`) and the DHT-Candidate set it offered.
+ * A NATed node's Peer-ID cannot match yet, so the answer may be a 493; it still carries the
+ * answerer's DHT-PeerID. Start-up NAT detection and the one-shot CLI client both start here.
+ */
+import { readCandidates } from '../dsip/candidate-header.js';
+import { encodeRequest, readDhtPeerId, splitAddress, type DhtPeerId } from '../dsip/index.js';
+import { MAX_CANDIDATES } from '../overlay/candidates.js';
+import type { Contact } from '../overlay/contact.js';
+import type { Candidate } from '../overlay/messages.js';
+import { peerIdFromAddress } from '../overlay/peer-id.js';
+import type { TransactionLayer } from '../sip/transaction/index.js';
+
+export interface FirstContactOptions {
+  transactions: TransactionLayer;
+  /** The address our UDP socket is bound to (our Peer-ID as far as we know it). */
+  local: { host: string; port: number };
+  /** The peer, IP:PORT or [IPv6]:PORT. */
+  to: string;
+  /** Candidates to ask for (DHT-Candidates-Wanted); 0: none. */
+  candidatesWanted: number;
+  /** Bound on the whole exchange (the transaction's own Timer F is longer). */
+  timeoutMs: number;
+}
+
+export interface FirstContactAnswer {
+  status: number;
+  reason: string;
+  /** The answerer's DHT-PeerID; undefined when the answer had none or an unreadable one. */
+  peer?: DhtPeerId;
+  candidates: Candidate[];
+}
+
+/** The answer, or null when the peer did not answer within the bound (or the address is no IP:PORT). */
+export function firstContactPing(options: FirstContactOptions): Promise<FirstContactAnswer | null> {
+  const target = splitAddress(options.to);
+  if (!target) return Promise.resolve(null);
+  const { local } = options;
+  const address = local.host.includes(':') ? `[${local.host}]:${local.port}` : `${local.host}:${local.port}`;
+  const self: Contact = { id: peerIdFromAddress(local.host, local.port), address };
+  let request;
+  try {
+    request = encodeRequest(
+      {
+        from: self,
+        mode: 'iterative',
+        hops: 0,
+        role: 'client',
+        ...(options.candidatesWanted > 0 ? { candidatesWanted: options.candidatesWanted } : {}),
+        request: { op: 'PING' },
+      },
+      { overlay: '*', self, to: { address: options.to }, firstContact: true, role: 'client' },
+    );
+  } catch {
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (value: FirstContactAnswer | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const timer = setTimeout(() => settle(null), options.timeoutMs);
+    options.transactions.sendRequest(request, { protocol: 'udp', host: target.host, port: target.port }, {
+      onResponse: (response) => {
+        if (response.status < 200) return;
+        const dht = readDhtPeerId(response);
+        settle({
+          status: response.status,
+          reason: response.reason,
+          ...(dht?.ok ? { peer: dht.value } : {}),
+          candidates: readCandidates(response, MAX_CANDIDATES),
+        });
+      },
+      onTimeout: () => settle(null),
+      onTransportError: () => settle(null),
+    });
+  });
+}
