@@ -67,6 +67,12 @@ export interface NodeConfig {
   candidatesWanted: number | null;
   /** The address others reach this node at (skips NAT detection); null: detect with STUN. */
   public: HostPort | null;
+  /**
+   * Seconds between the node's keep-alives (CRLF CRLF datagrams) on the UDP flows of phones it
+   * reaches over their flow (behind NAT, or `;ob`): short enough for a NAT's UDP mapping timeout
+   * (often 30 s, some 20 s). 0: off. See src/node/flow-keepalive.ts.
+   */
+  natKeepaliveS: number;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -91,6 +97,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   turn: null,
   candidatesWanted: null,
   public: null,
+  natKeepaliveS: 15,
 };
 
 /** The raw, unchecked form every source provides: strings as typed by a human, or JSON values. */
@@ -115,6 +122,7 @@ export interface ConfigInput {
   candidatesWanted?: string | number;
   public?: string;
   discover?: string;
+  natKeepaliveS?: string | number;
 }
 
 export class ConfigError extends Error {}
@@ -140,6 +148,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   candidatesWanted: 'KADSIP_CANDIDATES_WANTED',
   public: 'KADSIP_PUBLIC',
   discover: 'KADSIP_DISCOVER',
+  natKeepaliveS: 'KADSIP_NAT_KEEPALIVE_S',
 };
 
 export const ENVIRONMENT_VARIABLES = ENV;
@@ -314,6 +323,11 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     config.discover = merged.discover === 'lan' ? 'lan' : null;
     // Multicast DNS is implemented over IPv4 only (src/discovery/mdns.ts).
     if (config.discover === 'lan' && isIP(config.listen.host) === 6) throw new ConfigError(`discover: lan needs an IPv4 listen address (got ${config.listen.host})`);
+  }
+  if (merged.natKeepaliveS !== undefined) {
+    const s = Number(merged.natKeepaliveS);
+    if (!Number.isInteger(s) || s < 0 || s > 3600) throw new ConfigError(`natKeepaliveS: "${merged.natKeepaliveS}" is not an integer 0-3600 (0: off)`);
+    config.natKeepaliveS = s;
   }
   return config;
 }

@@ -29,6 +29,7 @@ import { addressFacing } from './facing.js';
 import { startHttpStatus } from './http-status.js';
 import { LocationService } from './location-service.js';
 import { probeNat } from './nat.js';
+import { FlowKeepalive, KEEPALIVE_PING, natFlows } from './flow-keepalive.js';
 import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRediscovery } from './bootstrap-discovery.js';
 import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
@@ -68,6 +69,7 @@ export class KadsipNode {
   readonly registrations: Registrations;
   private readonly sweepTimer: NodeJS.Timeout;
   private natTimer?: NodeJS.Timeout;
+  private flowKeepalive?: FlowKeepalive;
   /** `discover: lan`: the node's mDNS announcement, withdrawn on close. */
   private lanAnnouncer?: LanAnnouncer;
   private readonly stunServer?: StunServer;
@@ -170,6 +172,7 @@ export class KadsipNode {
     });
     this.sweepTimer = setInterval(() => this.registrations.tick(), REGISTRATION_SWEEP_MS);
     this.sweepTimer.unref();
+    this.startFlowKeepalive();
     this.registerMetrics();
   }
 
@@ -313,6 +316,7 @@ export class KadsipNode {
     this.closed = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.natTimer);
+    this.flowKeepalive?.stop();
     await this.lanAnnouncer?.close();
     this.proxy.close();
     this.overlay.stop();
@@ -361,6 +365,34 @@ export class KadsipNode {
       })().finally(() => (running = false));
     }, intervalMs);
     this.natTimer.unref();
+  }
+
+  /**
+   * Behind NAT, phones' UDP flows stay open because this node pings them (CRLF CRLF every
+   * natKeepaliveS, src/node/flow-keepalive.ts), and phones that keep their own flow alive with
+   * STUN (RFC 5626 section 4.4.1, `;ob`) get their Binding answers on the SIP port.
+   */
+  private startFlowKeepalive(): void {
+    const socket = this.transport.udpSocket();
+    if (!socket) return;
+    StunServer.attach(socket, { logger: this.log.child({ component: 'stun-keepalive' }) });
+    if (this.config.natKeepaliveS <= 0) return;
+    const registrar = this.registrar;
+    const bindings = function* () {
+      const now = realClock.now();
+      for (const aor of registrar.aors()) yield* registrar.lookup(aor, now);
+    };
+    this.flowKeepalive = new FlowKeepalive({
+      clock: realClock,
+      intervalMs: this.config.natKeepaliveS * 1000,
+      flows: () => natFlows(bindings(), this.transport.hasFlow),
+      send: (to) => {
+        if (this.closed) return;
+        // Best effort: an unreachable phone is the registrar's business (its binding expires).
+        socket.send(KEEPALIVE_PING, to.port, to.host, () => undefined);
+      },
+    });
+    this.flowKeepalive.start();
   }
 
   private logOverlayEvent(event: OverlayEvent): void {

@@ -74,9 +74,12 @@ export class StunServer {
   readonly #clients: RecentClients;
   readonly #now: () => number;
   #closed: Promise<void> | undefined;
+  /** Attached to a socket that carries other traffic too (SIP): not ours to close or to complain about. */
+  #shared = false;
 
-  private constructor(socket: Socket, opts: StunServerOptions) {
+  private constructor(socket: Socket, opts: StunServerOptions, shared = false) {
     this.#socket = socket;
+    this.#shared = shared;
     this.#software = opts.software ?? 'kadsip';
     this.#log = opts.logger ?? SILENT_LOGGER;
     const now = opts.now ?? (() => performance.now());
@@ -86,7 +89,17 @@ export class StunServer {
     this.#badInputLog = new LogLimiter(maxSources, opts.badInputLogIntervalMs ?? 60_000, now);
     this.#limiter = new RequestLimiter(maxSources, opts.maxRequestsPerSecondPerSource ?? 100, now);
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
-    socket.on('error', (error) => this.#log.warn({ err: error }, 'STUN server socket error'));
+    if (!shared) socket.on('error', (error) => this.#log.warn({ err: error }, 'STUN server socket error'));
+  }
+
+  /**
+   * Answers Binding requests on a socket bound by someone else, the SIP UDP socket: RFC 5626
+   * section 4.4.1 has a UA keep its UDP flow alive with STUN Binding requests to the SIP port,
+   * demultiplexed from SIP by RFC 7983 (the transport leaves STUN datagrams alone). Datagrams that
+   * are not STUN are the owner's, ignored here without a word; close() leaves the socket open.
+   */
+  static attach(socket: Socket, opts: StunServerOptions = {}): StunServer {
+    return new StunServer(socket, opts, true);
   }
 
   /** Binds a UDP socket and starts answering. Rejects when the bind fails (e.g. EADDRINUSE). */
@@ -123,6 +136,7 @@ export class StunServer {
 
   /** Stops answering and releases the socket. Idempotent. */
   close(): Promise<void> {
+    if (this.#shared) return Promise.resolve();
     this.#closed ??= new Promise<void>((resolve) => {
       try {
         this.#socket.close(() => resolve());
@@ -145,6 +159,7 @@ export class StunServer {
   }
 
   #handle(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#shared && !isStunPacket(msg)) return;
     if (!isStunPacket(msg)) {
       this.stats.malformed++;
       this.#badInput(rinfo, 'not a STUN message', { bytes: msg.length });
