@@ -1,7 +1,8 @@
 /**
  * `kadsip lookup <sip-uri | peer-ID> --via IP:PORT`: asks the overlay through a running node as a
- * one-shot client (src/node/lookup-client.ts). Prints what it found, the rounds (hops) and the
- * time; exit 0 found, 1 not found, 2 error.
+ * one-shot client (src/node/lookup-client.ts), in the node's own overlay (learnt on first contact;
+ * `--overlay NAME` makes sure it is that one). Prints what it found, which overlay answered, the
+ * rounds (hops) and the time; exit 0 found, 1 not found, 2 error.
  */
 import { lookupThrough } from '../node/lookup-client.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
@@ -36,17 +37,19 @@ export async function runLookup(text: string, flags: LookupFlags): Promise<numbe
   const timeoutS = Number(flags.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) return fail(`--timeout "${flags.timeout}" is not a positive number`);
 
-  const overlay = flags.overlay ?? 'kadsip';
   const started = performance.now();
-  const outcome = await lookupThrough(via, target, { overlay, timeoutMs: timeoutS * 1000 });
+  const outcome = await lookupThrough(via, target, { ...(flags.overlay !== undefined ? { overlay: flags.overlay } : {}), timeoutMs: timeoutS * 1000 });
   const ms = Math.round(performance.now() - started);
   if (outcome.kind === 'timeout') return fail(`no answer within ${timeoutS} s`);
-  if (outcome.kind === 'via-silent') return fail(`${flags.via} did not answer the ping (is a kadsip node of overlay "${overlay}" there?)`);
+  if (outcome.kind === 'via-silent') return fail(`${flags.via} did not answer (is a kadsip node listening there?)`);
+  if (outcome.kind === 'via-refused') return fail(`${flags.via} refused a first contact: ${outcome.status} ${outcome.reason}`);
+  if (outcome.kind === 'wrong-overlay') return fail(`${flags.via} is a node of overlay "${outcome.overlay}", not "${flags.overlay}"`);
   const result = outcome.result;
   const found = target.kind === 'value' ? result.bindings.length > 0 : result.closest[0]?.id === target.key;
   const report = {
     target: text,
     kind: target.kind === 'value' ? 'FIND_VALUE' : 'FIND_NODE',
+    overlay: outcome.overlay,
     key: idToHex(target.key),
     found,
     bindings: result.bindings.map((b) => ({ uri: b.value, expires_s: Math.round(b.ttlMs / 1000) })),
@@ -61,9 +64,9 @@ export async function runLookup(text: string, flags: LookupFlags): Promise<numbe
   } else if (found) {
     if (target.kind === 'value') for (const b of report.bindings) process.stdout.write(`${b.uri}\texpires ${b.expires_s}s\n`);
     else process.stdout.write(`${report.peer}\n`);
-    process.stdout.write(`found in ${report.hops} hops (${report.rpcs} requests), ${ms} ms\n`);
+    process.stdout.write(`found in overlay "${report.overlay}" in ${report.hops} hops (${report.rpcs} requests), ${ms} ms\n`);
   } else {
-    process.stdout.write(`not found after ${report.hops} hops (${report.rpcs} requests), ${ms} ms\n`);
+    process.stdout.write(`not found in overlay "${report.overlay}" after ${report.hops} hops (${report.rpcs} requests), ${ms} ms\n`);
   }
   return found ? 0 : 1;
 }

@@ -52,7 +52,7 @@ program
   .description('find a SIP URI (FIND_VALUE) or a peer-ID (FIND_NODE) through a running node; exit 0 found, 1 not found, 2 error')
   .argument('<target>', 'sip:user@domain, or 40 hex digits of a peer-ID')
   .requiredOption('--via <ip:port>', 'a node of the overlay to ask first')
-  .option('--overlay <name>', 'overlay name (default kadsip)')
+  .option('--overlay <name>', "the overlay to search (default: the node's own, learnt from its answer; given: checked)")
   .option('--timeout <seconds>', 'give up after this long', '10')
   .option('--json', 'print one JSON line')
   .action(async (target: string, options) => {
@@ -61,8 +61,9 @@ program
 
 program
   .command('candidates')
-  .description('the STUN/TURN servers a running node learned from the overlay (its /status); exit 0 some, 1 none, 2 error')
-  .requiredOption('--http <ip:port>', "the node's --http address")
+  .description('STUN/TURN servers: those a running node learned from the overlay (--http, its /status), or those a node offers when asked over SIP (--via); exit 0 some, 1 none, 2 error')
+  .option('--http <ip:port>', "the node's --http address")
+  .option('--via <ip:port>', "a node's SIP address: ask it for candidates as a NATed newcomer would (DHT-Candidates-Wanted)")
   .option('--turn', 'print only the TURN addresses, one per line')
   .option('--json', 'print the list as JSON')
   .option('--timeout <seconds>', 'give up after this long', '5')

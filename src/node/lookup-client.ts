@@ -1,65 +1,139 @@
 /**
  * A one-shot P2PSIP client (role=client: peers serve it but never keep it in their routing
- * tables) that asks the overlay through one node: it pings the node to learn its ID, then runs an
- * iterative FIND_VALUE or FIND_NODE from there. `kadsip lookup` and the live tests use it.
+ * tables) that asks the overlay through one node. A user may know only the node's address:
+ *  1. It binds the address this host would send from towards the node (never a wildcard: the
+ *     DHT-PeerID it writes names its own address, which the node checks; 400 otherwise).
+ *  2. First contact (src/node/first-contact.ts): a PING with `overlay=*`, as PROTOCOL.md section 2
+ *     allows on first contact; the answer names the node's overlay (and its candidates).
+ *  3. An iterative FIND_VALUE or FIND_NODE from there, in that overlay.
+ * `kadsip lookup`, `kadsip candidates --via` and the live tests use it.
  */
 import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { pino } from 'pino';
 import { realClock } from '../common/real-clock.js';
 import type { Contact } from '../overlay/contact.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
 import type { NodeId } from '../overlay/id.js';
 import type { LookupResult } from '../overlay/lookup.js';
+import type { Candidate } from '../overlay/messages.js';
 import { OverlayNode } from '../overlay/node.js';
 import { SeededRandom } from '../overlay/random.js';
 import { TransactionLayer } from '../sip/transaction/index.js';
 import { SipTransport } from '../sip/transport/index.js';
 import type { HostPort } from './config.js';
+import { firstContactPing, type FirstContactAnswer } from './first-contact.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
 
 export type LookupOutcome =
-  | { kind: 'answered'; via: Contact; result: LookupResult }
+  | { kind: 'answered'; via: Contact; overlay: string; result: LookupResult }
   | { kind: 'via-silent' }
+  /** The node answered the first contact with an error (its status and reason). */
+  | { kind: 'via-refused'; status: number; reason: string }
+  /** The node belongs to another overlay than the one the user named. */
+  | { kind: 'wrong-overlay'; overlay: string }
   | { kind: 'timeout' };
+
+export type CandidatesOutcome =
+  | { kind: 'answered'; overlay: string; candidates: Candidate[] }
+  | { kind: 'via-silent' }
+  | { kind: 'via-refused'; status: number; reason: string };
+
+/** `via` as the address text peers use: IP:PORT, [IPv6]:PORT. */
+function addressOf(via: HostPort): string {
+  return via.host.includes(':') ? `[${via.host}]:${via.port}` : `${via.host}:${via.port}`;
+}
+
+/**
+ * The local address this host sends from towards `to` (the routing table's choice, read off a
+ * connected UDP socket; no packet is sent).
+ */
+export function sourceAddressTowards(to: HostPort): Promise<string> {
+  const socket = createSocket(to.host.includes(':') ? 'udp6' : 'udp4');
+  return new Promise<string>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(to.port, to.host, () => resolve(socket.address().address));
+  }).finally(() => socket.close());
+}
+
+/** A client transport bound to the address facing `via`, with its transaction layer. */
+async function clientTransport(via: HostPort): Promise<{ transport: SipTransport; transactions: TransactionLayer; local: { host: string; port: number }; close(): Promise<void> }> {
+  const transport = await SipTransport.listen({ host: await sourceAddressTowards(via), port: 0, protocols: ['udp'] });
+  const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
+  transport.onMessage(transactions.receive);
+  const { host, port } = transport.local('udp');
+  return {
+    transport,
+    transactions,
+    local: { host, port },
+    async close() {
+      transactions.close();
+      await transport.close();
+    },
+  };
+}
+
+/** An answered first contact as the candidates it offers: the node's own service first, then its set. */
+function offered(answer: FirstContactAnswer): Candidate[] {
+  const own: Candidate[] = answer.peer?.stun
+    ? [{ stun: answer.peer.stun, ...(answer.peer.turn ? { turn: answer.peer.turn } : {}), role: 'peer', priority: 1, ...(answer.peer.load !== undefined ? { load: answer.peer.load } : {}) }]
+    : [];
+  return [...own, ...answer.candidates.filter((c) => !own.some((o) => o.stun === c.stun))];
+}
+
+/** The STUN/TURN candidates a node offers an asker (draft-jiang: DHT-Candidates-Wanted on a PING). */
+export async function candidatesThrough(via: HostPort, options: { wanted: number; timeoutMs: number }): Promise<CandidatesOutcome> {
+  const client = await clientTransport(via);
+  try {
+    const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: addressOf(via), candidatesWanted: options.wanted, timeoutMs: options.timeoutMs });
+    if (!answer || !answer.peer) return { kind: 'via-silent' };
+    if (answer.status !== 200) return { kind: 'via-refused', status: answer.status, reason: answer.reason };
+    return { kind: 'answered', overlay: answer.peer.overlay, candidates: offered(answer) };
+  } finally {
+    await client.close();
+  }
+}
 
 export async function lookupThrough(
   via: HostPort,
   target: { kind: 'value' | 'node'; key: NodeId },
-  options: { overlay: string; timeoutMs: number },
+  options: { overlay?: string; timeoutMs: number },
 ): Promise<LookupOutcome> {
-  const v6 = via.host.includes(':');
-  const bindHost = via.host.startsWith('127.') ? '127.0.0.1' : v6 ? '::' : '0.0.0.0';
-  const transport = await SipTransport.listen({ host: bindHost, port: 0, protocols: ['udp'] });
-  const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-  transport.onMessage(transactions.receive);
-  const local = transport.local('udp');
-  const self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
-  const node = new OverlayNode({
-    self,
-    transport: new OverlayOverSip({ transactions, overlay: options.overlay, self, protocol: 'udp', log: pino({ level: 'silent' }) }),
-    clock: realClock,
-    random: new SeededRandom(randomInt(2 ** 32)),
-    config: { role: 'client' },
-  });
+  const client = await clientTransport(via);
+  let node: OverlayNode | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<LookupOutcome>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'timeout' }), options.timeoutMs);
     });
     const run = (async (): Promise<LookupOutcome> => {
-      const address = v6 ? `[${via.host}]:${via.port}` : `${via.host}:${via.port}`;
-      const answerer = await new Promise<Contact | null>((resolve) => node.ping({ address }, resolve));
+      const address = addressOf(via);
+      const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: address, candidatesWanted: 0, timeoutMs: Math.min(options.timeoutMs, 4000) });
+      if (!answer || !answer.peer) return { kind: 'via-silent' };
+      if (answer.status !== 200) return { kind: 'via-refused', status: answer.status, reason: answer.reason };
+      const overlay = answer.peer.overlay;
+      if (options.overlay !== undefined && options.overlay !== overlay) return { kind: 'wrong-overlay', overlay };
+      const self = { id: peerIdFromAddress(client.local.host, client.local.port), address: addressOf(client.local) };
+      const core = new OverlayNode({
+        self,
+        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: pino({ level: 'silent' }) }),
+        clock: realClock,
+        random: new SeededRandom(randomInt(2 ** 32)),
+        config: { role: 'client' },
+      });
+      node = core;
+      // Into the client's table under the node's own ID (a named PING), so the lookup starts there.
+      const answerer = await new Promise<Contact | null>((resolve) => core.ping({ address, id: answer.peer!.peer.id }, resolve));
       if (!answerer) return { kind: 'via-silent' };
       const result = await new Promise<LookupResult>((resolve) =>
-        target.kind === 'value' ? node.findValue(target.key, resolve) : node.findNode(target.key, resolve),
+        target.kind === 'value' ? core.findValue(target.key, resolve) : core.findNode(target.key, resolve),
       );
-      return { kind: 'answered', via: answerer, result };
+      return { kind: 'answered', via: answerer, overlay, result };
     })();
     return await Promise.race([run, timeout]);
   } finally {
     clearTimeout(timer);
-    node.stop();
-    transactions.close();
-    await transport.close();
+    node?.stop();
+    await client.close();
   }
 }
