@@ -329,7 +329,24 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     if (!Number.isInteger(s) || s < 0 || s > 3600) throw new ConfigError(`natKeepaliveS: "${merged.natKeepaliveS}" is not an integer 0-3600 (0: off)`);
     config.natKeepaliveS = s;
   }
+  checkOneFamily(config);
   return config;
+}
+
+/**
+ * A node has one SIP socket family, its listen address's (PROTOCOL.md section 9): an IPv4 node
+ * cannot send to an IPv6 bootstrap, nor the reverse. Said at start rather than as a failed join.
+ * A wildcard listen address (0.0.0.0, ::) is left to the start-up checks.
+ */
+function checkOneFamily(config: NodeConfig): void {
+  const listen = config.listen.host;
+  if (listen === '0.0.0.0' || listen === '::') return;
+  const family = isIP(listen);
+  for (const b of config.bootstrap) {
+    if (isIP(b.host) === family) continue;
+    const text = isIP(b.host) === 6 ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+    throw new ConfigError(`bootstrap: ${text} is an IPv${isIP(b.host)} address but listen ${listen} is IPv${family}: a node speaks one IP family, give bootstraps of that family`);
+  }
 }
 
 /** `IP:PORT`, `[IPv6]:PORT`, or a bare IP (default port). Host names are refused: a peer's ID derives from its IP. */
