@@ -46,9 +46,9 @@
  *   tb.setLink(hostOrNat, { delayMs, jitterMs, lossPct });  tb.linkConfig() -> per-port figures
  *   tb.configuredRttMs(a, b) (sync);  tb.measureRttMs(a, b, samples, { ipv6? }) (UDP echo, median ms)
  *   tb.exec(host, ...cmd) -> stdout (throws on failure);  tb.run(host, cmd, args, ms) -> RunResult
- *   tb.spawn(host, cmd, args) -> NsProc (killed at destroy);  tb.signal(proc, sig)
+ *   tb.spawn(host, cmd, args, { stdin?, env? }) -> NsProc (killed at destroy);  tb.signal(proc, sig)
  *   tb.stop(proc, ms?) -> exit code (SIGTERM, then SIGKILL after ms)
- *   tb.startNode(host, args, { domain?, logLevel? }) -> NsProc: `node dist/cli/main.js start
+ *   tb.startNode(host, args, { domain?, logLevel?, env? }) -> NsProc: `node dist/cli/main.js start
  *     --listen IP:5060 --http 127.0.0.1:8080 --log-level info ...args` in the host's namespace
  *   tb.healthy(host, proc, ms?);  tb.http(host, path) -> { ok, body };  tb.status(host) -> /status
  *   tb.kadsip(host, args, ms?) -> RunResult of the kadsip CLI run in that host (lookup, candidates)
@@ -424,8 +424,8 @@ export class Testbed {
   }
 
   /** A long-running command in the host (stdout+stderr collected), killed at destroy(). */
-  spawn(host: Host | Nat, cmd: string, args: string[], opts: { stdin?: boolean } = {}): NsProc {
-    const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], { cwd: REPO, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  spawn(host: Host | Nat, cmd: string, args: string[], opts: { stdin?: boolean; env?: NodeJS.ProcessEnv } = {}): NsProc {
+    const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -456,9 +456,9 @@ export class Testbed {
   }
 
   /** `kadsip start` on the host's own address, port 5060, with --http on its 127.0.0.1:8080. */
-  startNode(host: Host, args: string[] = [], opts: { domain?: string; logLevel?: string } = {}): NsProc {
+  startNode(host: Host, args: string[] = [], opts: { domain?: string; logLevel?: string; env?: NodeJS.ProcessEnv } = {}): NsProc {
     const domain = opts.domain ? ['--domain', opts.domain] : [];
-    return this.spawn(host, process.execPath, [CLI, 'start', '--listen', `${host.ip}:5060`, '--http', '127.0.0.1:8080', '--log-level', opts.logLevel ?? 'info', ...domain, ...args]);
+    return this.spawn(host, process.execPath, [CLI, 'start', '--listen', `${host.ip}:5060`, '--http', '127.0.0.1:8080', '--log-level', opts.logLevel ?? 'info', ...domain, ...args], { env: opts.env });
   }
 
   /** The kadsip CLI (lookup, candidates ...) run to completion in the host. */
@@ -551,4 +551,48 @@ export class Testbed {
     this.switchProc?.kill('SIGKILL');
     for (const ns of this.namespaces.splice(0).reverse()) deleteNamespaceSync(ns);
   }
+}
+
+/** Address of the i-th public host of a generated topology: round-robin over the three /24s. */
+export function publicAddress(i: number): string {
+  const nets = ['192.0.2', '198.51.100', '203.0.113'];
+  return `${nets[i % 3]}.${10 + Math.floor(i / 3)}`;
+}
+
+export interface Overlay {
+  hosts: Host[];
+  nodes: NsProc[];
+}
+
+/**
+ * `count` public hosts h0..h(count-1) with egress delays spread evenly over [minDelayMs,
+ * maxDelayMs] (so RTTs span 2 x that) and `lossPct`, a kadsip node on each (node 0 first, with
+ * `firstArgs`; the others bootstrap through it, `perNodeArgs(i)` added), all waited for until
+ * /status says joined. `env` goes to every node (KADSIP_K=4 ...).
+ */
+export async function startOverlay(
+  tb: Testbed,
+  count: number,
+  opts: { minDelayMs?: number; maxDelayMs?: number; lossPct?: number; domain?: string; firstArgs?: string[]; perNodeArgs?: (i: number) => string[]; env?: NodeJS.ProcessEnv; logLevel?: string } = {},
+): Promise<Overlay> {
+  const [lo, hi] = [opts.minDelayMs ?? 10, opts.maxDelayMs ?? 40];
+  const hosts: Host[] = [];
+  for (let i = 0; i < count; i++) {
+    const delayMs = count === 1 ? lo : Math.round(lo + ((hi - lo) * i) / (count - 1));
+    hosts.push(await tb.addHost(`h${i}`, publicAddress(i), { delayMs, lossPct: opts.lossPct ?? 0 }));
+  }
+  const nodeOpts = { domain: opts.domain, env: opts.env, logLevel: opts.logLevel };
+  const nodes: NsProc[] = [tb.startNode(hosts[0]!, [...(opts.firstArgs ?? []), ...(opts.perNodeArgs?.(0) ?? [])], nodeOpts)];
+  await tb.healthy(hosts[0]!, nodes[0]!);
+  for (let i = 1; i < count; i++) nodes.push(tb.startNode(hosts[i]!, ['--bootstrap', `${hosts[0]!.ip}:5060`, ...(opts.perNodeArgs?.(i) ?? [])], nodeOpts));
+  await Promise.all(hosts.map((h, i) => tb.healthy(h, nodes[i]!, 60_000)));
+  await Promise.all(
+    hosts.map((h) =>
+      until(`the node on ${h.name} to join`, 60_000, async () => {
+        const r = await tb.http(h, '/status');
+        return r.ok && (JSON.parse(r.body) as { state: string }).state === 'joined' ? true : undefined;
+      }),
+    ),
+  );
+  return { hosts, nodes };
 }
