@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { formatCandidate, parseCandidate } from '../../src/dsip/candidate-header.js';
 import { formatDhtPeerId, parseDhtPeerId } from '../../src/dsip/dht-peerid.js';
 import { addressOf, canonicalIp, formatPeerUri, idMatchesAddress, parsePeerUri, splitAddress } from '../../src/dsip/peer-uri.js';
 import { idToHex } from '../../src/overlay/id.js';
@@ -103,6 +104,17 @@ describe('RFC 5118 forms on the wire', () => {
     const other = parsePeerUri('<sip:peer@[2001:0DB8:0::A]:5060;peer-ID=05df10d4d4430f2de1e5e61e3f26900d1f5013c4>');
     expect(other.ok && other.value.host).toBe('2001:db8::a');
     expect(splitAddress('[2001:DB8::A]:5060')).toEqual({ host: '2001:db8::a', port: 5060 });
+  });
+
+  it('DHT-Candidate names an IPv6 STUN/TURN server in brackets (RFC 7064 IP-literal) and reads it back canonical', () => {
+    const line = formatCandidate({ stun: '[2001:db8::a]:3478', turn: '[2001:db8::a]:3479', role: 'peer', priority: 1 });
+    expect(line).toBe('<stun:[2001:db8::a]:3478>;role=peer;prio=1;turn="turn:[2001:db8::a]:3479"');
+    expect(parseCandidate('<stun:[2001:DB8:0::A]:3478>;role=peer;prio=1;turn=<turn:[2001:db8::0:a]:3479>')).toEqual({
+      stun: '[2001:db8::a]:3478',
+      turn: '[2001:db8::a]:3479',
+      role: 'peer',
+      priority: 1,
+    });
   });
 
   it('Record-Route names the proxy as <sip:[v6]:port;lr>, one per facing address (RFC 5658)', () => {
