@@ -150,6 +150,8 @@ type Mdns = ReturnType<typeof makeMdns>;
 async function openMdns(opts: LanSocketOptions): Promise<Mdns> {
   const mdns = makeMdns({ interface: opts.interfaceIp, bind: '0.0.0.0', port: opts.port ?? MDNS_PORT, reuseAddr: true, loopback: true });
   mdns.on('warning', (err: Error) => opts.log.debug({ err: err.message }, 'mDNS warning'));
+  // After start-up, a socket error must not become an unhandled 'error' event that ends the node.
+  mdns.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'mDNS socket error'));
   await new Promise<void>((resolve, reject) => {
     mdns.once('ready', () => resolve());
     mdns.once('error', (err: Error) => reject(new BootstrapDiscoveryError(`discover lan: cannot open the mDNS socket on port ${opts.port ?? MDNS_PORT}: ${err.message}`)));
