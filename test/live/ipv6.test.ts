@@ -4,12 +4,13 @@
  * them:
  *
  *   host a  2001:db8::a/64 ---- veth ---- 2001:db8::b/64  host b
- *           node [2001:db8::a]:5060                       node [2001:db8::b]:5060 (--bootstrap [2001:db8::a]:5060)
+ *           node [2001:db8::a]:5060, STUN :3478           node [2001:db8::b]:5060 (--bootstrap [2001:db8::a]:5060)
  *           bob's phone   [2001:db8::a]:5070              carol's phone [2001:db8::b]:5070
  *           alice's phone [2001:db8::a]:5080              dave's phone  [2001:db8::b]:5080
  *
  * It checks that:
- *  (a) the nodes peer over IPv6, each under the Peer-ID of its canonical address text;
+ *  (a) the nodes peer over IPv6, each under the Peer-ID of its canonical address text, and the
+ *      second checks its address with STUN over IPv6 at the server the first advertises;
  *  (b) phones register over UDP/IPv6 and their nodes store `sip:USER@[2001:db8::X]:5060` records;
  *  (c) phones call each other both ways across the two nodes (INVITE/180/200/ACK/BYE; the caller
  *      sends ACK and BYE along its route set), and SIPp's message traces carry the RFC 5118 forms:
@@ -80,7 +81,7 @@ describe('IPv6 on 2001:db8::/32: two hosts, nodes peer, phones call both ways (R
     for (const ns of Object.values(NS)) await lab.exec(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0');
     await lab.veth(NS.a, 'a', [`${IP.a}/64`], NS.b, 'b', [`${IP.b}/64`]);
 
-    nodes.a = lab.startNode(NS.a, DOMAIN, ['--listen', `[${IP.a}]:5060`]);
+    nodes.a = lab.startNode(NS.a, DOMAIN, ['--listen', `[${IP.a}]:5060`, '--stun', `[${IP.a}]:3478`]);
     await lab.healthy(NS.a, nodes.a);
     nodes.b = lab.startNode(NS.b, DOMAIN, ['--listen', `[${IP.b}]:5060`, '--bootstrap', `[${IP.a}]:5060`]);
     await lab.healthy(NS.b, nodes.b);
@@ -109,6 +110,13 @@ describe('IPv6 on 2001:db8::/32: two hosts, nodes peer, phones call both ways (R
     });
     expect(a.address).toBe(`[${IP.a}]:5060`);
     expect(a.peerId).toBe(idToHex(peerIdFromAddress(IP.a, 5060)));
+  });
+
+  it('node b checks its address with STUN over IPv6 at the server node a advertises (stun=[v6]:port)', async () => {
+    expect(JSON.parse((await lab.httpIn(NS.a, '/status')).body)).toMatchObject({ stun: `[${IP.a}]:3478`, behindNat: false });
+    const checked = logLines(nodes.b!).find((l) => l.msg === 'public address');
+    expect(checked, nodes.b!.output()).toMatchObject({ address: `[${IP.b}]:5060`, server: `[${IP.a}]:3478` });
+    expect(JSON.parse((await lab.httpIn(NS.b, '/status')).body)).toMatchObject({ behindNat: false });
   });
 
   it('phones register over UDP/IPv6 and their nodes publish [v6] records', async () => {
