@@ -30,6 +30,7 @@ import { startHttpStatus } from './http-status.js';
 import { LocationService } from './location-service.js';
 import { probeNat } from './nat.js';
 import { FlowKeepalive, KEEPALIVE_PING, natFlows } from './flow-keepalive.js';
+import { AttachRelay } from './attach-relay.js';
 import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRediscovery } from './bootstrap-discovery.js';
 import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
@@ -52,6 +53,11 @@ interface Reachability {
   stunServer?: StunServer;
   /** `stun=` to advertise (the STUN server's address as others reach it). */
   stun?: string;
+  /**
+   * Behind a symmetric NAT: the one peer this node attaches to as a client (PROTOCOL.md section
+   * 10); `advertised` is then the mapping that peer saw.
+   */
+  attach?: { host: string; port: number };
 }
 
 const NAT_RECHECK_MS = 5 * 60_000;
@@ -70,6 +76,10 @@ export class KadsipNode {
   private readonly sweepTimer: NodeJS.Timeout;
   private natTimer?: NodeJS.Timeout;
   private flowKeepalive?: FlowKeepalive;
+  /** Behind a symmetric NAT: registers the phones' AoRs at the attach peer (PROTOCOL.md section 10). */
+  private attachRelay?: AttachRelay;
+  /** `client` also when start-up found a symmetric NAT, whatever the configured role. */
+  readonly role: 'peer' | 'client';
   /** `discover: lan`: the node's mDNS announcement, withdrawn on close. */
   private lanAnnouncer?: LanAnnouncer;
   private readonly stunServer?: StunServer;
@@ -116,7 +126,7 @@ export class KadsipNode {
       config: {
         k: config.k,
         maxShortlist: 3 * config.k,
-        role: config.role,
+        role: reach.attach ? 'client' : config.role,
         candidatesWanted: config.candidatesWanted ?? (reach.behindNat ? DEFAULT_CANDIDATES_WANTED : 0),
         ...overlayConfig,
       },
@@ -131,6 +141,7 @@ export class KadsipNode {
     const ownHosts = new Set([hostKey(local.host), hostKey(adv.host), ...config.domains]);
     const isOverlayHost = (host: string): boolean => ownHosts.has(hostKey(host));
     this.registrar = new Registrar({ domains: isOverlayHost, ...(auth ? { auth } : {}) });
+    const attachPeer = reach.attach ? { protocol: 'udp' as const, host: reach.attach.host, port: reach.attach.port } : undefined;
     const location = new LocationService({
       registrar: this.registrar,
       overlay: this.overlay,
@@ -143,8 +154,19 @@ export class KadsipNode {
       clock: realClock,
       peerProtocol: config.transports.includes('udp') ? 'udp' : 'tcp',
       flowOpen: transport.hasFlow,
+      ...(reach.attach ? { attachPeer: () => attachPeer } : {}),
     });
-    this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
+    this.role = reach.attach ? 'client' : config.role;
+    if (attachPeer) {
+      const relay = new AttachRelay({ transactions, peer: attachPeer, registrar: this.registrar, now: () => realClock.now(), log: log.child({ component: 'attach' }) });
+      this.attachRelay = relay;
+      this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => {
+        location.invalidate(aor);
+        relay.sync(aor);
+      }, false);
+    } else {
+      this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
+    }
     this.proxy = new StatefulProxy({
       transactions,
       // Behind NAT the node has two addresses: the reflexive one for the public side, the local one
@@ -231,12 +253,13 @@ export class KadsipNode {
         created.httpAddress = http.address;
       }
       logger.info(
-        { peerId: idToHex(created.self.id), address: created.self.address, overlay: config.overlay, transports: config.transports, role: config.role, ...(created.self.stun ? { stun: created.self.stun } : {}) },
+        { peerId: idToHex(created.self.id), address: created.self.address, overlay: config.overlay, transports: config.transports, role: created.role, ...(created.self.stun ? { stun: created.self.stun } : {}) },
         'node listening',
       );
       // Discovered bootstraps that all fail are discovered again (bounded): src/node/bootstrap-discovery.ts.
       await joinWithRediscovery({
-        bootstrap: config.bootstrap,
+        // Behind a symmetric NAT only the attach peer knows this node's Peer-ID to be right.
+        bootstrap: reach.attach ? [reach.attach] : config.bootstrap,
         ...(discovered.rediscover ? { rediscover: discovered.rediscover } : {}),
         log: logger.child({ component: 'discovery' }),
         join: (list) =>
@@ -271,8 +294,9 @@ export class KadsipNode {
     return {
       peerId: idToHex(this.self.id),
       address: this.self.address,
-      role: this.config.role,
+      role: this.role,
       behindNat: this.behindNat,
+      ...(this.attachRelay ? { attachPeer: `${this.attachRelay.peer.host}:${this.attachRelay.peer.port}`, relayedAors: this.attachRelay.aors().length } : {}),
       ...(this.self.stun ? { stun: this.self.stun, load: this.overlay.self.load ?? 0 } : {}),
       ...(this.self.turn ? { turn: this.self.turn } : {}),
       candidates: discovered.length,
@@ -316,6 +340,7 @@ export class KadsipNode {
     this.closed = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.natTimer);
+    this.attachRelay?.close();
     this.flowKeepalive?.stop();
     await this.lanAnnouncer?.close();
     this.proxy.close();
@@ -475,6 +500,7 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
   const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
   let advertised = config.public ?? { host: local.host, port: local.port };
   let behindNat = false;
+  let attach: { host: string; port: number } | undefined;
   const socket = transport.udpSocket();
   if (!config.public && config.bootstrap.length > 0 && socket) {
     const outcome = await probeNat({
@@ -484,12 +510,36 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
       overlay: config.overlay,
       bootstraps: config.bootstrap.map((b) => hostPort(b.host, b.port)),
     });
-    if (outcome.kind === 'detected') {
+    const attachTo = outcome.kind === 'detected' && outcome.detection.behindNat && outcome.mapping === 'dependent' ? outcome.observations.find((o) => o.via === 'sip') : undefined;
+    if (attachTo && config.role === 'peer') {
+      // A symmetric NAT: each destination sees another mapping, so no Peer-ID fits more than one
+      // peer and nobody reaches this node at an address a third party saw. It runs as a client of
+      // the bootstrap whose answer named its mapping (PROTOCOL.md section 10). One line says so.
+      const bootstrap = splitAddress(attachTo.server);
+      if (bootstrap) {
+        advertised = attachTo.mapped;
+        behindNat = true;
+        attach = bootstrap;
+        log.warn(
+          { attachPeer: attachTo.server, reflexive: hostPort(attachTo.mapped.host, attachTo.mapped.port), local: hostPort(local.host, local.port), mappings: outcome.kind === 'detected' ? outcome.observations.map((o) => `${o.server}->${hostPort(o.mapped.host, o.mapped.port)}`) : [] },
+          'symmetric NAT (a new mapping per destination): running as a client attached to its bootstrap',
+        );
+      }
+    } else if (outcome.kind === 'detected') {
       const { detection, server } = outcome;
       if (detection.behindNat) {
         advertised = detection.reflexive;
         behindNat = true;
-        log.info({ reflexive: hostPort(detection.reflexive.host, detection.reflexive.port), local: hostPort(local.host, local.port), reason: detection.reason, server }, 'nat detected');
+        log.info(
+          {
+            reflexive: hostPort(detection.reflexive.host, detection.reflexive.port),
+            local: hostPort(local.host, local.port),
+            reason: detection.reason,
+            server,
+            mapping: outcome.mapping === 'unknown' ? 'unknown: one server only answered, endpoint-independent assumed' : outcome.mapping,
+          },
+          'nat detected',
+        );
       } else {
         log.info({ address: hostPort(local.host, local.port), server }, 'public address');
       }
@@ -510,5 +560,5 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
     const wildcard = bound.host === '0.0.0.0' || bound.host === '::';
     stun = hostPort(wildcard ? advertised.host : bound.host, bound.port);
   }
-  return { advertised, behindNat, ...(stunServer ? { stunServer } : {}), ...(stun ? { stun } : {}) };
+  return { advertised, behindNat, ...(stunServer ? { stunServer } : {}), ...(stun ? { stun } : {}), ...(attach ? { attach } : {}) };
 }

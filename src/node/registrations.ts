@@ -28,6 +28,12 @@ export class Registrations {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onChange: (aor: string) => void,
+    /**
+     * False for a client behind a symmetric NAT (PROTOCOL.md section 10): no peer could reach this
+     * node at any address it could publish, so its attach peer publishes its AoRs instead
+     * (src/node/attach-relay.ts, driven by onChange).
+     */
+    private readonly publishes = true,
   ) {}
 
   handle(request: SipRequest, txn: ServerTransaction): void {
@@ -51,6 +57,10 @@ export class Registrations {
 
   private apply(changes: readonly BindingChange[]): void {
     if (changes.length === 0) return;
+    if (!this.publishes) {
+      for (const aor of new Set(changes.map((c) => c.aor))) this.onChange(aor);
+      return;
+    }
     const now = this.clock.now();
     const gone = new Set(aorBecameUnreachable(changes));
     const renew = new Set(aorBecameReachable(changes));

@@ -9,6 +9,8 @@
  * - B, started with `--bootstrap dns:overlay.test` and no address, joins A: each has the other as
  *   a contact.
  * - C with `--bootstrap dns:missing.test` (NXDOMAIN) exits 1 with one human line on stderr.
+ * - D's zone first names a dead address; while D's JOIN goes unanswered the zone changes (dnsmasq
+ *   restarted on the same port) to name A: D resolves again and joins A.
  * Nothing is skipped: no dnsmasq or no dist/ is a failure saying so.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,12 +26,13 @@ let dns: DnsServer | undefined;
 let config = '';
 let ports = 0;
 const nodes: RunningNode[] = [];
+const servers: DnsServer[] = [];
 
 beforeAll(async () => {
   requireBuilt();
   if (findDnsmasq() === null) throw new Error('dnsmasq not found: run scripts/install-system-deps.sh (Debian package dnsmasq-base)');
   work = mkdtempSync(join(tmpdir(), 'kadsip-dns-bootstrap-'));
-  ports = await freePorts(6);
+  ports = await freePorts(9);
   dns = await startDnsServer({
     ptr: [
       { name: `${S}.overlay.test`, target: `seed-a.${S}.overlay.test` },
@@ -56,6 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const n of nodes) await n.stop();
   await dns?.stop();
+  for (const s of servers) await s.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -86,4 +90,30 @@ describe('kadsip start --bootstrap dns:DOMAIN against dnsmasq', () => {
     expect(r.code, r.stderr + r.stdout).toBe(1);
     expect(r.stderr).toBe(`kadsip start: bootstrap dns:missing.test: no PTR or SRV records at ${S}.missing.test\n`);
   });
+
+  it('every bootstrap dead: the node resolves again and joins through the changed zone', async () => {
+    const deadPort = ports + 8;
+    const zone = (target: string, port: number) => ({ srv: [{ name: `${S}.moved.test`, target, port }], hosts: [{ name: target, addresses: ['127.0.0.1'] }] });
+    const before = await startDnsServer(zone('old.moved.test', deadPort));
+    servers.push(before);
+    const cfg = join(work, 'moved.json');
+    writeFileSync(cfg, JSON.stringify({ dns: before.address, bootstrap: ['dns:moved.test'] }));
+    const starting = startNode(ports + 6, ports + 7, ['--config', cfg, '--log-level', 'info'], 40_000);
+    // Once the node has read the old zone, the zone moves to A (same server address).
+    const deadline = Date.now() + 10_000;
+    while (!before.queries().some((q) => q.type === 'A' && q.name === 'old.moved.test') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The answer is on its way: let it arrive before the server goes.
+    await new Promise((r) => setTimeout(r, 200));
+    await before.stop();
+    servers.push(await startDnsServer(zone('a.moved.test', ports), { port: before.port }));
+    const d = await starting;
+    nodes.push(d);
+    expect(d.output()).toContain('no bootstrap answered: discovering the bootstraps again');
+    const found = d.output().split('\n').filter((l) => l.includes('bootstrap peers from DNS'));
+    expect(found[0], d.output()).toContain(`"127.0.0.1:${deadPort}"`);
+    expect(found[1], d.output()).toContain(`"127.0.0.1:${ports}"`);
+    const sd = await statusOf(d);
+    expect(sd.state).toBe('joined');
+    expect(sd.contacts).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });

@@ -84,6 +84,8 @@ export interface DnsServerOptions {
   readonly forward?: readonly { readonly domain: string; readonly server: string }[];
   /** Bound on start-up, ms. Default 5000. */
   readonly startTimeoutMs?: number;
+  /** Listen on this port (a restarted server with a changed zone, at the address clients know). Default: a free one. */
+  readonly port?: number;
 }
 
 export interface DnsQueryLogEntry {
@@ -200,7 +202,7 @@ export async function startDnsServer(zone: DnsZone, opts: DnsServerOptions = {})
   let lastError: unknown;
   // The free port can be taken between the check and dnsmasq's bind: retry a few times.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freeLoopbackPort();
+    const port = opts.port ?? (await freeLoopbackPort());
     try {
       return await launch(bin, dnsmasqArgs(zone, port, opts), port, opts.startTimeoutMs ?? 5000);
     } catch (err) {
