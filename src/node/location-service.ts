@@ -37,6 +37,12 @@ export interface LocationServiceOptions {
   flowOpen?: FlowOpen;
   positiveCacheMs?: number;
   negativeCacheMs?: number;
+  /**
+   * A client behind a symmetric NAT (PROTOCOL.md section 10) looks nothing up in the overlay: a
+   * request for an overlay AoR none of its phones registered goes to the peer it attached to,
+   * Request-URI unchanged, over the one flow its NAT keeps open. Undefined: look it up.
+   */
+  attachPeer?: () => Endpoint | undefined;
 }
 
 const UNAVAILABLE: ResolveFailure = { status: 480, reason: 'Temporarily Unavailable', retryAfterS: 5 };
@@ -61,6 +67,8 @@ export class LocationService implements TargetResolver {
     const aor = canonicalAor(uri);
     const local = this.options.registrar.lookup(aor, this.options.clock.now());
     if (local.length > 0) return local.map((b) => targetOfBinding(b, this.options.flowOpen));
+    const attach = this.options.attachPeer?.();
+    if (attach) return [{ uri: serializeUri(uri), destination: attach }];
     const peers = await this.findInOverlay(aor);
     if (peers === 'unreachable') return UNAVAILABLE;
     const text = serializeUri(uri);
