@@ -12,6 +12,7 @@ import { MAX_CANDIDATES } from '../overlay/candidates.js';
 import type { Contact } from '../overlay/contact.js';
 import type { Candidate } from '../overlay/messages.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
+import { getTopVia, viaReceived, viaRport, type SipResponse } from '../sip/message/index.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
 
 export interface FirstContactOptions {
@@ -32,6 +33,12 @@ export interface FirstContactAnswer {
   /** The answerer's DHT-PeerID; undefined when the answer had none or an unreadable one. */
   peer?: DhtPeerId;
   candidates: Candidate[];
+  /**
+   * Where the answerer saw the PING come from: `received`/`rport` of our Via in its answer
+   * (RFC 3581). Behind NAT, the mapping towards this peer's SIP port (src/node/nat.ts compares it
+   * with STUN's to tell a symmetric NAT); undefined when the answer carries neither.
+   */
+  reflexive?: { host: string; port: number };
 }
 
 /** The answer, or null when the peer did not answer within the bound (or the address is no IP:PORT). */
@@ -75,10 +82,23 @@ export function firstContactPing(options: FirstContactOptions): Promise<FirstCon
           reason: response.reason,
           ...(dht?.ok ? { peer: dht.value } : {}),
           candidates: readCandidates(response, MAX_CANDIDATES),
+          ...reflexiveOf(response, local),
         });
       },
       onTimeout: () => settle(null),
       onTransportError: () => settle(null),
     });
   });
+}
+
+/** `received` (else our host) and `rport` of the answer's top Via, when it has an rport value. */
+function reflexiveOf(response: SipResponse, local: { host: string; port: number }): { reflexive?: { host: string; port: number } } {
+  try {
+    const via = getTopVia(response);
+    const rport = viaRport(via);
+    if (typeof rport !== 'number') return {};
+    return { reflexive: { host: viaReceived(via) ?? local.host, port: rport } };
+  } catch {
+    return {};
+  }
 }

@@ -9,6 +9,13 @@
  *  2. STUN Binding from the SIP socket itself (so the mapped port is the SIP port's mapping) to the
  *     candidates in turn, until one answers.
  *  3. `detectNat(mapped, local)`.
+ *  4. Whether the NAT maps endpoint-independently (RFC 4787 section 4.1): the mappings seen by two
+ *     different destinations are compared: a second STUN server when one answers, and the SIP
+ *     answer of each bootstrap (`received`/`rport` of our Via, RFC 3581), which saw the PING come
+ *     from the SIP socket too. Two destinations naming different mappings: address(-and-port)-
+ *     dependent mapping, a "symmetric" NAT, through which no peer can reach this node at the
+ *     address a third one saw (the node then runs as a client, PROTOCOL.md section 10). One
+ *     destination only: unknown (the caller assumes endpoint-independent and says so).
  * Every step is bounded; the caller carries on with its local address when nothing answers.
  */
 import type { Socket } from 'node:dgram';
@@ -38,8 +45,26 @@ export interface NatProbeOptions {
   interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
+/** One destination's view of the SIP socket: what it saw as our address. */
+export interface NatObservation {
+  /** The STUN server or the bootstrap (SIP) that answered, IP:PORT. */
+  server: string;
+  via: 'stun' | 'sip';
+  mapped: { host: string; port: number };
+}
+
+export type MappingBehaviour = 'independent' | 'dependent' | 'unknown';
+
 export type NatProbeOutcome =
-  | { kind: 'detected'; detection: NatDetection; server: string; candidates: string[] }
+  | {
+      kind: 'detected';
+      detection: NatDetection;
+      server: string;
+      candidates: string[];
+      /** Step 4's verdict, from `observations` (at least two different servers for a verdict). */
+      mapping: MappingBehaviour;
+      observations: NatObservation[];
+    }
   /** No bootstrap named a STUN server. */
   | { kind: 'no-candidate'; answered: number }
   /** Candidates were named but none answered STUN. */
@@ -52,20 +77,35 @@ export async function probeNat(options: NatProbeOptions): Promise<NatProbeOutcom
   const answered = asked.filter((a) => a.answered).length;
   if (candidates.length === 0) return { kind: 'no-candidate', answered };
   const failed: string[] = [];
+  const observations: NatObservation[] = [];
+  let first: { detection: NatDetection; server: string } | undefined;
+  // Two STUN answers at most: the first decides the reflexive address, the second is step 4's.
   for (const server of candidates.slice(0, options.maxStunTries ?? 3)) {
+    if (observations.length >= 2) break;
     const endpoint = splitAddress(server);
     if (!endpoint) continue;
     try {
       // A one-off check, not a client that stays: sent as a load query, so the server does not count
       // it in the load figure it advertises (the node's re-checks later are uses, and counted).
       const result = await stunBinding(endpoint, { socket: options.socket, timeoutMs: options.stunTimeoutMs ?? 1500, rto: 250, queryLoad: true });
-      const detection = detectNat({ host: result.mapped.host, port: result.mapped.port }, options.local, options.interfaces);
-      return { kind: 'detected', detection, server, candidates };
+      const mapped = { host: result.mapped.host, port: result.mapped.port };
+      observations.push({ server, via: 'stun', mapped });
+      first ??= { detection: detectNat(mapped, options.local, options.interfaces), server };
     } catch {
       failed.push(server);
     }
   }
-  return { kind: 'no-answer', candidates, failed };
+  if (!first) return { kind: 'no-answer', candidates, failed };
+  for (const a of asked) if (a.reflexive) observations.push({ server: a.bootstrap, via: 'sip', mapped: a.reflexive });
+  return { kind: 'detected', ...first, candidates, mapping: mappingBehaviour(observations), observations };
+}
+
+/** Step 4: different mappings for different destinations, the same for all, or too few to tell. */
+export function mappingBehaviour(observations: readonly NatObservation[]): MappingBehaviour {
+  const servers = new Set(observations.map((o) => o.server));
+  if (servers.size < 2) return 'unknown';
+  const mappings = new Set(observations.map((o) => `${o.mapped.host}|${o.mapped.port}`));
+  return mappings.size > 1 ? 'dependent' : 'independent';
 }
 
 /**
@@ -73,7 +113,7 @@ export async function probeNat(options: NatProbeOptions): Promise<NatProbeOutcom
  * own `stun=` first: the bootstrap is a server just reached, then its candidate set), whatever the
  * status.
  */
-async function pingForCandidates(options: NatProbeOptions, bootstrap: string): Promise<{ answered: boolean; stun: string[] }> {
+async function pingForCandidates(options: NatProbeOptions, bootstrap: string): Promise<{ bootstrap: string; answered: boolean; stun: string[]; reflexive?: { host: string; port: number } }> {
   const answer = await firstContactPing({
     transactions: options.transactions,
     local: options.local,
@@ -81,8 +121,8 @@ async function pingForCandidates(options: NatProbeOptions, bootstrap: string): P
     candidatesWanted: DEFAULT_CANDIDATES_WANTED,
     timeoutMs: options.pingTimeoutMs ?? 2000,
   });
-  if (!answer) return { answered: false, stun: [] };
+  if (!answer) return { bootstrap, answered: false, stun: [] };
   const stun = answer.peer?.stun !== undefined ? [answer.peer.stun] : [];
   for (const c of answer.candidates) stun.push(c.stun);
-  return { answered: true, stun };
+  return { bootstrap, answered: true, stun, ...(answer.reflexive ? { reflexive: answer.reflexive } : {}) };
 }
