@@ -9,7 +9,9 @@
  *      node A over UDP/IPv6; the overlay record is stored under the canonical AoR
  *      `sip:bob@[::1]` with the value `sip:bob@[::1]:PORT_A`, and a SIPp phone at node B calls
  *      `sip:bob@[::1]`: INVITE/200/ACK/BYE, with the RFC 5118 forms checked in SIPp's message trace
- *      (bracketed Via sent-by, Record-Route `<sip:[::1]:P;lr>`, Contact, `received=` bare).
+ *      (bracketed Via sent-by, Record-Route `<sip:[::1]:P;lr>`, Contact, `received=` bare);
+ *  (c) a call to a name outside the overlay whose DNS records (dnsmasq on loopback) give an A and
+ *      an AAAA address reaches the phone at the AAAA one (the IPv6 node cannot send to IPv4).
  */
 import { readFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { KadsipNode } from '../../src/node/kadsip-node.js';
 import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
 import type { LookupResult } from '../../src/overlay/lookup.js';
+import { startDnsServer, type DnsServer } from '../resolve/dns-server.js';
 import { freePorts, REPO, requireTool, run, type RunResult } from './live-helpers.js';
 
 const silent = pino({ level: 'silent' });
@@ -30,6 +33,7 @@ const V6_SCENARIOS = join(REPO, 'test', 'live', 'ipv6-scenarios');
 
 let work = '';
 let base = 0;
+let dns: DnsServer | undefined;
 const nodes: KadsipNode[] = [];
 
 function sipp(scenario: string, port: number, args: string[], timeoutS: number): Promise<RunResult> {
@@ -42,23 +46,26 @@ describe('IPv6 on ::1: nodes peer, phones register and call (RFC 5118 forms)', (
   beforeAll(async () => {
     requireTool('sipp', 'sip-tester');
     work = mkdtempSync(join(tmpdir(), 'kadsip-ipv6-'));
-    base = await freePorts(4);
+    base = await freePorts(6);
+    // phones.test has an A and an AAAA record: an IPv6 node must send to the AAAA one.
+    dns = await startDnsServer({ hosts: [{ name: 'phones.test', addresses: ['127.0.0.1', '::1'] }] });
   });
 
   afterAll(async () => {
     for (const n of nodes.splice(0)) await n.close();
+    await dns?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('two nodes given non-canonical spellings of ::1 hash "::1" and the second joins through the first', async () => {
     const [pA, pB] = [base, base + 1];
-    const a = await KadsipNode.start({ config: resolveConfig({ listen: `[0:0:0:0:0:0:0:1]:${pA}`, transports: 'udp', overlay: 'v6', http: 'off', logLevel: 'silent' }), logger: silent });
+    const a = await KadsipNode.start({ config: resolveConfig({ listen: `[0:0:0:0:0:0:0:1]:${pA}`, transports: 'udp', overlay: 'v6', http: 'off', logLevel: 'silent', dns: dns!.address }), logger: silent });
     nodes.push(a);
     expect(a.self.address).toBe(`[::1]:${pA}`);
     expect(idToHex(a.self.id)).toBe(idToHex(peerIdFromAddress('::1', pA)));
     // start() resolves only once the JOIN was answered with 200.
     const b = await KadsipNode.start({
-      config: resolveConfig({ listen: `[::1]:${pB}`, public: `[0:0::1]:${pB}`, bootstrap: `[0::1]:${pA}`, transports: 'udp', overlay: 'v6', http: 'off', logLevel: 'silent' }),
+      config: resolveConfig({ listen: `[::1]:${pB}`, public: `[0:0::1]:${pB}`, bootstrap: `[0::1]:${pA}`, transports: 'udp', overlay: 'v6', http: 'off', logLevel: 'silent', dns: dns!.address }),
       logger: silent,
     });
     nodes.push(b);
@@ -105,5 +112,16 @@ describe('IPv6 on ::1: nodes peer, phones register and call (RFC 5118 forms)', (
     expect(ok).toMatch(new RegExp(`^Contact: <sip:bob@\\[::1\\]:${bob}>`, 'm'));
     expect(callerTrace).toMatch(new RegExp(`^BYE sip:bob@\\[::1\\]:${bob} SIP/2\\.0\\r?\\nVia: [^\\n]*\\r?\\nRoute: <sip:\\[::1\\]:${pB};lr>, <sip:\\[::1\\]:${pA};lr>`, 'm'));
     expect(a.proxy.stats.forwarded + b.proxy.stats.forwarded).toBeGreaterThan(0);
+  });
+
+  it('a call to a DNS name with A and AAAA records goes to the AAAA address (RFC 3263, one family per node)', async () => {
+    const [pB, dave, alice] = [base + 1, base + 4, base + 5];
+    // Nothing listens at 127.0.0.1:dave; dave's phone is at [::1]:dave.
+    const uas = sipp(join(NAT_SCENARIOS, 'uas.xml'), dave, ['-s', 'dave', '-key', 'domain', 'phones.test'], 30);
+    await new Promise((r) => setTimeout(r, 500));
+    const uac = await sipp(join(V6_SCENARIOS, 'uac.xml'), alice, ['-s', 'dave', '-key', 'domain', `phones.test:${dave}`, `[::1]:${pB}`], 20);
+    const callee = await uas;
+    expect(uac.code, `caller: ${uac.stdout}${uac.stderr}`).toBe(0);
+    expect(callee.code, `callee: ${callee.stdout}${callee.stderr}`).toBe(0);
   });
 });
