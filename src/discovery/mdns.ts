@@ -156,12 +156,7 @@ async function openMdns(opts: LanSocketOptions): Promise<Mdns> {
     mdns.once('ready', () => resolve());
     mdns.once('error', (err: Error) => reject(new BootstrapDiscoveryError(`discover lan: cannot open the mDNS socket on port ${opts.port ?? MDNS_PORT}: ${err.message}`)));
   });
-  // Membership on the listen interface: a failure here means the link has no multicast.
-  try {
-    (mdns as unknown as { update(): void }).update();
-  } catch {
-    // update() reports through 'warning'; nothing to add.
-  }
+  // multicast-dns joins the group on `interface` once the socket listens; a failure is a 'warning'.
   return mdns;
 }
 

@@ -149,9 +149,15 @@ export async function joinWithRediscovery(opts: JoinRetryOptions): Promise<void>
   }
 }
 
-/** Announces the node on its link when `discover: lan` (closed by the node on leave/close). */
+/**
+ * Announces the node on its link when `discover: lan` (closed by the node on leave/close). Only a
+ * peer announces itself: a client (configured, or made one at start) routes and stores nothing for
+ * others, so it is no bootstrap to offer.
+ */
 export async function announceOnLan(opts: {
   config: NodeConfig;
+  /** The role the node runs in now. */
+  role: 'peer' | 'client';
   peerIdHex: string;
   /** The SIP address on the link (the listen address). */
   address: HostPort;
@@ -159,6 +165,10 @@ export async function announceOnLan(opts: {
   port?: number;
 }): Promise<LanAnnouncer | undefined> {
   if (opts.config.discover !== 'lan') return undefined;
+  if (opts.role !== 'peer') {
+    opts.log.info('a client does not announce itself on the link (mDNS): it is no bootstrap for others');
+    return undefined;
+  }
   const names = lanNames(opts.peerIdHex);
   return LanAnnouncer.start({
     interfaceIp: opts.address.host,

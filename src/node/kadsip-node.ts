@@ -271,7 +271,7 @@ export class KadsipNode {
         throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
       });
       const onLink = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
-      const lan = await announceOnLan({ config, peerIdHex: idToHex(created.self.id), address: { host: onLink.host, port: onLink.port }, log: logger.child({ component: 'discovery' }) }).catch((e: unknown) => {
+      const lan = await announceOnLan({ config, role: created.role, peerIdHex: idToHex(created.self.id), address: { host: onLink.host, port: onLink.port }, log: logger.child({ component: 'discovery' }) }).catch((e: unknown) => {
         throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
       });
       if (lan) created.lanAnnouncer = lan;
