@@ -13,7 +13,8 @@ import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
 import { SelfAddresses } from '../../src/proxy/self.js';
 import { canonicalAor, canonicalIpv6, getTopVia, parseMessage, parseUri, serializeMessage, viaReceived, type SipMessage } from '../../src/sip/message/index.js';
-import { stampReceived } from '../../src/sip/transport/index.js';
+import { bindingDestination, needsFlowRouting, type Binding } from '../../src/registrar/index.js';
+import { normalizeHost, stampReceived } from '../../src/sip/transport/index.js';
 
 /**
  * PROTOCOL.md section 9, "Test vectors": the address as a user may write it, the port, the exact
@@ -162,3 +163,21 @@ function request(via: string): SipMessage {
   if (!r.ok) throw new Error(r.error.reason);
   return r.message;
 }
+
+describe('IPv6 hosts compare as addresses, not as text', () => {
+  it('normalizeHost gives one text for every spelling of an address', () => {
+    for (const h of ['[2001:DB8:0::C]', '2001:db8:0:0:0:0:0:c', '2001:db8::c']) expect(normalizeHost(h)).toBe('2001:db8::c');
+    expect(normalizeHost('[::FFFF:192.0.2.7]')).toBe('192.0.2.7');
+    expect(normalizeHost('Example.COM')).toBe('example.com');
+  });
+
+  it('a phone whose Contact spells its source address another way is sent to at its Contact (no NAT: RFC 3261 10, 16.5)', () => {
+    const contact = 'sip:carol@[2001:DB8:0::C]:5080';
+    const uri = parseUri(contact);
+    if (!uri.ok) throw new Error('parse');
+    const source = { protocol: 'udp' as const, host: '2001:db8::c', port: 40000 };
+    const b: Binding = { aor: 'sip:carol@v6.example', contact, contactUri: uri.value, params: [], q: 1, expiresAt: 1e9, callId: 'c', cseq: 1, source, createdAt: 0, updatedAt: 0 };
+    expect(needsFlowRouting(b)).toBe(false);
+    expect(bindingDestination(b)).toEqual({ protocol: 'udp', host: '2001:db8::c', port: 5080 });
+  });
+});

@@ -3,6 +3,7 @@
  * message goes or came from, what the layer reports upwards, and its limits.
  */
 import type { SipMessage } from '../message/index.js';
+import { canonicalIpv6 } from '../message/host.js';
 
 export type Protocol = 'udp' | 'tcp';
 
@@ -73,12 +74,17 @@ export const DEFAULT_LIMITS: Required<TransportLimits> = {
   maxLoggedSources: 1024,
 };
 
-/** Hosts compare case-insensitively and without IPv6 brackets; IPv4-mapped IPv6 is reduced to IPv4. */
+/**
+ * Hosts compare case-insensitively and without IPv6 brackets; IPv4-mapped IPv6 is reduced to IPv4,
+ * and other IPv6 addresses are written in their RFC 5952 text, so that `[2001:DB8:0::C]` in a
+ * Contact or Route is the `2001:db8::c` a socket reports (PROTOCOL.md section 9).
+ */
 export function normalizeHost(host: string): string {
   let h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   h = h.toLowerCase();
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  return mapped ? (mapped[1] ?? h) : h;
+  if (mapped) return mapped[1] ?? h;
+  return h.includes(':') ? (canonicalIpv6(h) ?? h) : h;
 }
 
 export function endpointKey(e: { host: string; port: number }): string {
