@@ -17,7 +17,8 @@
  *      sends ACK and BYE along its route set), and SIPp's message traces carry the RFC 5118 forms:
  *      bracketed Via sent-by with a bare `received=`, `Record-Route: <sip:[2001:db8::X]:5060;lr>`,
  *      bracketed Contacts and Request-URIs;
- *  (d) `kadsip lookup sip:bob@DOMAIN --via [2001:db8::a]:5060` from host b finds bob's record.
+ *  (d) `kadsip lookup sip:bob@DOMAIN --via [2001:db8::a]:5060` from host b finds bob's record, and
+ *      `kadsip candidates --via [2001:db8::a]:5060` lists node a's STUN server `[2001:db8::a]:3478`.
  * Needs root (the testbed); without it the test fails with a message, it does not skip.
  */
 import { randomBytes } from 'node:crypto';
@@ -117,6 +118,10 @@ describe('IPv6 on 2001:db8::/32: two testbed hosts, nodes peer, phones call both
     const checked = logLines(nodes.b!).find((l) => l.msg === 'public address');
     expect(checked, nodes.b!.output()).toMatchObject({ address: `[${IP.b}]:5060`, server: `[${IP.a}]:3478` });
     expect(await status('b')).toMatchObject({ behindNat: false });
+    // And a client on host b asking node a over IPv6 is offered that server (DHT-Candidate <stun:[v6]:port>).
+    const r = await tb!.kadsip(hosts.b!, ['candidates', '--via', `[${IP.a}]:5060`, '--json'], 15_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ stun: `[${IP.a}]:3478`, role: 'peer' })]);
   });
 
   it('phones register over UDP/IPv6 and their nodes publish [v6] records', async () => {
