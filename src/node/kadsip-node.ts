@@ -31,6 +31,8 @@ import { LocationService } from './location-service.js';
 import { probeNat } from './nat.js';
 import { FlowKeepalive, KEEPALIVE_PING, natFlows } from './flow-keepalive.js';
 import { AttachRelay } from './attach-relay.js';
+import { MappingWatch } from './mapping-watch.js';
+import { resourceId } from '../overlay/peer-id.js';
 import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRediscovery } from './bootstrap-discovery.js';
 import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
@@ -43,6 +45,8 @@ export interface KadsipNodeOptions {
   overlay?: Partial<OverlayConfig>;
   /** How often a node that asks for candidates (a NATed one) re-checks them; default 5 minutes. */
   natRecheckMs?: number;
+  /** How often a NATed node checks its public mapping (PROTOCOL.md 10.4); default 20 s. */
+  mappingCheckMs?: number;
 }
 
 /** How the node found the address others reach it at (start-up NAT detection). */
@@ -58,7 +62,14 @@ interface Reachability {
    * 10); `advertised` is then the mapping that peer saw.
    */
   attach?: { host: string; port: number };
+  /** The STUN servers start-up learned of (the mapping watch asks them later). */
+  stunServers?: string[];
 }
+
+/** How often a NATed node checks its public mapping (PROTOCOL.md 10.4): a change is noticed within 60 s. */
+const MAPPING_CHECK_MS = 20_000;
+/** A rejoin that found no peer is tried again after this long. */
+const REJOIN_RETRY_MS = 5_000;
 
 const NAT_RECHECK_MS = 5 * 60_000;
 /** Candidates a NATed node asks for their load before it binds to one. */
@@ -68,11 +79,20 @@ const PROBED = 3;
 const REGISTRATION_SWEEP_MS = 1000;
 
 export class KadsipNode {
-  readonly self: Contact;
-  readonly overlay: OverlayNode;
+  /**
+   * self, overlay and registrations are replaced, together, when a NATed node's public mapping
+   * changes and it rejoins under the new Peer-ID (PROTOCOL.md section 10.4): read them here, at
+   * the time of use, rather than keeping them.
+   */
+  self: Contact;
+  overlay: OverlayNode;
   readonly registrar: Registrar;
   readonly proxy: StatefulProxy;
-  readonly registrations: Registrations;
+  registrations: Registrations;
+  private peerLink: OverlayOverSip;
+  private mappingWatch?: MappingWatch;
+  /** Rebuilds the overlay core under the Peer-ID of a new public address and rejoins (10.4). */
+  private readonly rejoinAt: (address: { host: string; port: number }) => void;
   private readonly sweepTimer: NodeJS.Timeout;
   private natTimer?: NodeJS.Timeout;
   private flowKeepalive?: FlowKeepalive;
@@ -111,29 +131,45 @@ export class KadsipNode {
       ...(reach.stun ? { stun: reach.stun } : {}),
       ...(config.turn ? { turn: hostPort(config.turn.host, config.turn.port) } : {}),
     };
-    const peerLink = new OverlayOverSip({
-      transactions,
-      overlay: config.overlay,
-      self: this.self,
-      protocol: config.transports.includes('udp') ? 'udp' : 'tcp',
-      log: log.child({ component: 'dsip' }),
-    });
-    this.overlay = new OverlayNode({
-      self: this.self,
-      transport: peerLink,
-      clock: realClock,
-      random: new SeededRandom(randomInt(2 ** 32)),
-      config: {
-        k: config.k,
-        maxShortlist: 3 * config.k,
-        role: reach.attach ? 'client' : config.role,
-        candidatesWanted: config.candidatesWanted ?? (reach.behindNat ? DEFAULT_CANDIDATES_WANTED : 0),
-        ...overlayConfig,
+    // The overlay core and its SIP link, for a Peer-ID: at start, and again on a rejoin (10.4).
+    const makeCore = (self: Contact): { link: OverlayOverSip; overlay: OverlayNode } => {
+      const link = new OverlayOverSip({
+        transactions,
+        overlay: config.overlay,
+        self,
+        protocol: config.transports.includes('udp') ? 'udp' : 'tcp',
+        log: log.child({ component: 'dsip' }),
+      });
+      const overlay = new OverlayNode({
+        self,
+        transport: link,
+        clock: realClock,
+        random: new SeededRandom(randomInt(2 ** 32)),
+        config: {
+          k: config.k,
+          maxShortlist: 3 * config.k,
+          role: reach.attach ? 'client' : config.role,
+          candidatesWanted: config.candidatesWanted ?? (reach.behindNat ? DEFAULT_CANDIDATES_WANTED : 0),
+          ...overlayConfig,
+        },
+        onEvent: (event) => this.logOverlayEvent(event),
+        // What its STUN server counted: every DHT-PeerID it writes carries the figure (load=).
+        ...(reach.stunServer ? { load: () => reach.stunServer!.load() } : {}),
+      });
+      return { link, overlay };
+    };
+    const core = makeCore(this.self);
+    this.peerLink = core.link;
+    this.overlay = core.overlay;
+    // What the location service asks of the overlay, read through this node: the core may change.
+    const current = (): OverlayNode => this.overlay;
+    const overlayView: Pick<OverlayNode, 'findValue' | 'routingTable'> = {
+      get routingTable() {
+        return current().routingTable;
       },
-      onEvent: (event) => this.logOverlayEvent(event),
-      // What its STUN server counted: every DHT-PeerID it writes carries the figure (load=).
-      ...(reach.stunServer ? { load: () => reach.stunServer!.load() } : {}),
-    });
+      findValue: (key, done) => current().findValue(key, done),
+    };
+    const locationSelf = { host: adv.host, port: adv.port };
     // The node's own IP addresses count as an overlay domain: a phone that was given only the
     // node's address registers alice@IP and is reached as alice@IP from any node of the overlay.
     // IP hosts compare in canonical form: bob@[2001:DB8:0::A] is a user of the node at 2001:db8::a.
@@ -144,9 +180,9 @@ export class KadsipNode {
     const attachPeer = reach.attach ? { protocol: 'udp' as const, host: reach.attach.host, port: reach.attach.port } : undefined;
     const location = new LocationService({
       registrar: this.registrar,
-      overlay: this.overlay,
+      overlay: overlayView,
       isOverlayHost,
-      self: { host: adv.host, port: adv.port },
+      self: locationSelf,
       dns: new Rfc3263Resolver({
         dns: new NodeDnsClient(config.dns.length > 0 ? { servers: config.dns } : {}),
         supportedTransports: config.transports,
@@ -167,15 +203,15 @@ export class KadsipNode {
     } else {
       this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
     }
+    const proxySelf = (a: { host: string; port: number }): Array<{ host: string; port: number; protocol: 'udp' | 'tcp' }> =>
+      (a.host === local.host && a.port === local.port ? [a] : [a, local]).flatMap((x) => config.transports.map((protocol) => ({ host: x.host, port: x.port, protocol })));
     this.proxy = new StatefulProxy({
       transactions,
       // Behind NAT the node has two addresses: the reflexive one for the public side, the local one
       // for phones behind the same NAT (which does not loop its public address back inside). A
       // request between the two sides is record-routed with both (RFC 5658): each end of the
       // dialog sends its in-dialog requests to the address it can reach.
-      self: (adv.host === local.host && adv.port === local.port ? [adv] : [adv, local]).flatMap((a) =>
-        config.transports.map((protocol) => ({ host: a.host, port: a.port, protocol })),
-      ),
+      self: proxySelf(adv),
       addressFacing: addressFacing(local, adv),
       resolver: location,
       supportedExtensions: ['dht'],
@@ -185,7 +221,7 @@ export class KadsipNode {
     });
     transactions.onRequest((request, txn) => {
       if (this.closed) return;
-      if (isPeerRequest(request)) peerLink.serve(request, txn, this.overlay);
+      if (isPeerRequest(request)) this.peerLink.serve(request, txn, this.overlay);
       else if (request.method === 'REGISTER') this.registrations.handle(request, txn);
       else this.proxy.handleRequest(request, txn);
     });
@@ -196,6 +232,58 @@ export class KadsipNode {
     this.sweepTimer.unref();
     this.startFlowKeepalive();
     this.registerMetrics();
+    this.rejoinAt = (address) => {
+      if (this.closed) return;
+      const next = canonicalEndpoint(address);
+      const old = { overlay: this.overlay, registrations: this.registrations, self: this.self };
+      this.self = { ...old.self, id: peerIdFromAddress(next.host, next.port), address: hostPort(next.host, next.port) };
+      const fresh = makeCore(this.self);
+      old.overlay.stop();
+      this.peerLink = fresh.link;
+      this.overlay = fresh.overlay;
+      ownHosts.add(hostKey(next.host));
+      Object.assign(locationSelf, next);
+      this.proxy.setSelf(proxySelf(next), addressFacing(local, next));
+      this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
+      // Through the configured bootstraps and the peers the old core knew, a few of them.
+      const seeds = [...new Set([...config.bootstrap.map((b) => hostPort(b.host, b.port)), ...[...old.overlay.routingTable.all()].map((c) => c.address)])].slice(0, 8);
+      log.warn({ from: old.self.address, to: this.self.address, peerId: idToHex(this.self.id) }, 'NAT mapping changed: rejoining under the new Peer-ID');
+      this.overlay.join(seeds.map((a) => ({ address: a })), (error) => {
+        if (this.closed || this.overlay !== fresh.overlay) return;
+        if (error) {
+          log.warn({ err: error.message, retryInMs: REJOIN_RETRY_MS }, 'rejoin found no peer: trying again');
+          setTimeout(() => this.overlay === fresh.overlay && this.rejoinAt(next), REJOIN_RETRY_MS).unref();
+          return;
+        }
+        // The phones' AoRs under the new address, and the records naming the old one withdrawn
+        // (any peer may REMOVE a value, PROTOCOL.md section 3).
+        const aors = this.registrations.republishAll();
+        for (const aor of aors) this.overlay.unpublish(resourceId(aor), [old.registrations.recordValue(aor)], () => undefined);
+        for (const aor of aors) location.invalidate(aor);
+        log.info({ address: this.self.address, aors: aors.length }, 'rejoined the overlay');
+      });
+    };
+  }
+
+  /** PROTOCOL.md section 10.4: a NATed node checks its mapping every MAPPING_CHECK_MS and rejoins when it changed. */
+  private startMappingWatch(servers: readonly string[], intervalMs: number): void {
+    const socket = this.transport.udpSocket();
+    if (!socket) return;
+    this.mappingWatch = new MappingWatch({
+      socket,
+      // The start-up servers first, then whatever the overlay offered since.
+      servers: () => [...new Set([...servers, ...this.overlay.discoveredCandidates().map((c) => c.stun)])],
+      current: () => {
+        const at = this.self.address.lastIndexOf(':');
+        return { host: this.self.address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(this.self.address.slice(at + 1)) };
+      },
+      intervalMs,
+      onChange: (mapped, server) => {
+        this.log.info({ mapped: hostPort(mapped.host, mapped.port), server }, 'STUN names a new mapping');
+        this.rejoinAt(mapped);
+      },
+      log: this.log.child({ component: 'nat' }),
+    });
   }
 
   /**
@@ -285,6 +373,8 @@ export class KadsipNode {
       throw e;
     }
     if (node.overlay.config.candidatesWanted > 0) node.startNatRecheck(options.natRecheckMs ?? NAT_RECHECK_MS);
+    // Behind an endpoint-independent NAT the node is a peer at its mapping: watch it (10.4).
+    if (reach?.behindNat && !reach.attach && reach.stunServers?.length) node.startMappingWatch(reach.stunServers, options.mappingCheckMs ?? MAPPING_CHECK_MS);
     return node;
   }
 
@@ -340,6 +430,7 @@ export class KadsipNode {
     this.closed = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.natTimer);
+    this.mappingWatch?.stop();
     this.attachRelay?.close();
     this.flowKeepalive?.stop();
     await this.lanAnnouncer?.close();
@@ -501,6 +592,7 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
   let advertised = config.public ?? { host: local.host, port: local.port };
   let behindNat = false;
   let attach: { host: string; port: number } | undefined;
+  let stunServers: string[] | undefined;
   const socket = transport.udpSocket();
   if (!config.public && config.bootstrap.length > 0 && socket) {
     const outcome = await probeNat({
@@ -527,6 +619,7 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
       }
     } else if (outcome.kind === 'detected') {
       const { detection, server } = outcome;
+      stunServers = [server, ...outcome.candidates.filter((c) => c !== server)];
       if (detection.behindNat) {
         advertised = detection.reflexive;
         behindNat = true;
@@ -560,5 +653,5 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
     const wildcard = bound.host === '0.0.0.0' || bound.host === '::';
     stun = hostPort(wildcard ? advertised.host : bound.host, bound.port);
   }
-  return { advertised, behindNat, ...(stunServer ? { stunServer } : {}), ...(stun ? { stun } : {}), ...(attach ? { attach } : {}) };
+  return { advertised, behindNat, ...(stunServer ? { stunServer } : {}), ...(stun ? { stun } : {}), ...(attach ? { attach } : {}), ...(stunServers ? { stunServers } : {}) };
 }

@@ -24,7 +24,8 @@ import type { Endpoint, Protocol } from '../sip/transport/index.js';
 
 export interface LocationServiceOptions {
   registrar: Registrar;
-  overlay: OverlayNode;
+  /** What it asks of the overlay core (a view, so that a node can swap its core on a rejoin). */
+  overlay: Pick<OverlayNode, 'findValue' | 'routingTable'>;
   /** Is this host an overlay domain (or one of our own addresses)? Lower-case host. */
   isOverlayHost: (host: string) => boolean;
   /** This node's own address, so a stale overlay record pointing back here is not followed. */

@@ -50,6 +50,24 @@ export class Registrations {
     this.apply(this.registrar.expire(this.clock.now()));
   }
 
+  /**
+   * Publishes every AoR that has a binding now, whatever was published before: a node that rejoined
+   * under a new Peer-ID and address (its NAT mapping changed, PROTOCOL.md section 10) builds a new
+   * Registrations over its new overlay core and calls this. Returns the AoRs published.
+   */
+  republishAll(): string[] {
+    if (!this.publishes) return [];
+    const now = this.clock.now();
+    const aors = [...this.registrar.aors()].filter((aor) => this.registrar.lookup(aor, now).length > 0);
+    for (const aor of aors) {
+      this.publishedAt.set(aor, now);
+      this.overlay.publish(resourceId(aor), [{ value: this.recordValue(aor), ttlMs: PUBLICATION_TTL_MS }], (r) => {
+        this.log.info({ aor, storedAt: r.storedAt }, 'registration published in the overlay');
+      });
+    }
+    return aors;
+  }
+
   /** The overlay record this node stores for an AoR it serves. */
   recordValue(aor: string): string {
     return `sip:${escapeUser(userOf(aor))}@${this.selfAddress}`;

@@ -80,6 +80,11 @@ export class StatefulProxy {
   #stateless = 0;
   #rejected = 0;
 
+  /** New own addresses (SelfAddresses.replace): a NATed node's public mapping changed. */
+  setSelf(self: ProxyOptions['self'], addressFacing?: ProxyOptions['addressFacing']): void {
+    this.#self.replace(self, addressFacing);
+  }
+
   constructor(opts: ProxyOptions) {
     this.#layer = opts.transactions;
     this.#self = new SelfAddresses(opts.self, opts.addressFacing);

@@ -9,11 +9,22 @@ import { hostForWire, normalizeHost, type Endpoint, type Protocol } from '../sip
 import type { AddressFacing, SelfAddress } from './types.js';
 
 export class SelfAddresses {
-  readonly #keys: ReadonlySet<string>;
-  readonly #list: readonly SelfAddress[];
-  readonly #facing: AddressFacing;
+  #keys: ReadonlySet<string>;
+  #list: readonly SelfAddress[];
+  #facing: AddressFacing;
 
   constructor(list: readonly SelfAddress[], facing?: AddressFacing) {
+    if (list.length === 0) throw new TypeError('a proxy needs at least one own address');
+    this.#list = list;
+    this.#keys = new Set(list.map((a) => `${normalizeHost(a.host)}|${a.port}`));
+    this.#facing = facing ?? ((remote) => this.#first(remote.protocol));
+  }
+
+  /**
+   * The proxy's addresses changed (a node behind NAT whose public mapping changed: PROTOCOL.md
+   * section 10): from now on only the new ones are ours, in Route recognition and Record-Route.
+   */
+  replace(list: readonly SelfAddress[], facing?: AddressFacing): void {
     if (list.length === 0) throw new TypeError('a proxy needs at least one own address');
     this.#list = list;
     this.#keys = new Set(list.map((a) => `${normalizeHost(a.host)}|${a.port}`));
