@@ -336,11 +336,10 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
 /**
  * A node has one SIP socket family, its listen address's (PROTOCOL.md section 9): an IPv4 node
  * cannot send to an IPv6 bootstrap, nor the reverse. Said at start rather than as a failed join.
- * A wildcard listen address (0.0.0.0, ::) is left to the start-up checks.
+ * A wildcard (0.0.0.0, ::) has its family too: start-up resolves it to an address of that family.
  */
 function checkOneFamily(config: NodeConfig): void {
   const listen = config.listen.host;
-  if (listen === '0.0.0.0' || listen === '::') return;
   const family = isIP(listen);
   for (const b of config.bootstrap) {
     if (isIP(b.host) === family) continue;

@@ -18,5 +18,9 @@ describe('IPv6 configuration', () => {
       new ConfigError('bootstrap: [2001:db8::b]:5060 is an IPv6 address but listen 192.0.2.7 is IPv4: a node speaks one IP family, give bootstraps of that family'),
     );
     expect(() => resolveConfig({ listen: '[2001:db8::a]:5060', bootstrap: '192.0.2.8' })).toThrow(/bootstrap: 192\.0\.2\.8:5060 is an IPv4 address but listen 2001:db8::a is IPv6/);
+    // A wildcard has a family too: `::` becomes one of the host's IPv6 addresses at start.
+    expect(() => resolveConfig({ listen: '[::]:5060', bootstrap: '192.0.2.8' })).toThrow(/is an IPv4 address but listen :: is IPv6/);
+    expect(() => resolveConfig({ listen: '0.0.0.0:5060', bootstrap: '[2001:db8::b]:5060' })).toThrow(/is an IPv6 address but listen 0\.0\.0\.0 is IPv4/);
+    expect(resolveConfig({ listen: '0.0.0.0:5060', bootstrap: '192.0.2.8' }).bootstrap).toEqual([{ host: '192.0.2.8', port: 5060 }]);
   });
 });
