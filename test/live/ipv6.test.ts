@@ -4,13 +4,15 @@
  * egress delay each, no default route, torn down on success, failure and interrupt):
  *
  *   host a  2001:db8::a (and 192.0.2.10)                  host b  2001:db8::b (and 198.51.100.5)
- *           node [2001:db8::a]:5060, STUN :3478                   node [2001:db8::b]:5060 (--bootstrap [2001:db8::a]:5060)
+ *           node [2001:db8::a]:5060, STUN :3478                   node --listen [2001:0DB8:0:0::B]:5060
+ *                                                                      --bootstrap [2001:db8:0::000a]:5060
  *           bob's phone   [2001:db8::a]:5070                      carol's phone [2001:db8::b]:5070
  *           alice's phone [2001:db8::a]:5080                      alice's phone [2001:db8::b]:5080
  *
  * The hosts have IPv4 addresses too (every testbed host has one); the nodes and phones use only
  * their IPv6 addresses, which the traces below show. It checks that:
- *  (a) the nodes peer over IPv6, each under the Peer-ID of its canonical address text, and the
+ *  (a) the nodes peer over IPv6, each under the Peer-ID of its canonical address text (node b was
+ *      given its own and its bootstrap's address in other spellings), and the
  *      second checks its address with STUN over IPv6 at the server the first advertises;
  *  (b) phones register over UDP/IPv6 and their nodes store `sip:USER@[2001:db8::X]:5060` records;
  *  (c) phones call each other both ways across the two nodes (INVITE/180/200/ACK/BYE; the caller
@@ -87,7 +89,8 @@ describe('IPv6 on 2001:db8::/32: two testbed hosts, nodes peer, phones call both
     // The testbed writes --listen IPv4:5060 first; the later --listen wins.
     nodes.a = tb.startNode(hosts.a, ['--listen', `[${IP.a}]:5060`, '--stun', `[${IP.a}]:3478`, '--transports', 'udp'], { domain: DOMAIN });
     await tb.healthy(hosts.a, nodes.a);
-    nodes.b = tb.startNode(hosts.b, ['--listen', `[${IP.b}]:5060`, '--bootstrap', `[${IP.a}]:5060`, '--transports', 'udp'], { domain: DOMAIN });
+    // Node b is given other spellings of the same addresses: it must hash and write the canonical text.
+    nodes.b = tb.startNode(hosts.b, ['--listen', '[2001:0DB8:0:0::B]:5060', '--bootstrap', '[2001:db8:0::000a]:5060', '--transports', 'udp'], { domain: DOMAIN });
     await tb.healthy(hosts.b, nodes.b);
   }, 60_000);
 
