@@ -144,7 +144,12 @@ export async function joinWithRediscovery(opts: JoinRetryOptions): Promise<void>
       }
       opts.log.warn({ round, bootstraps: list.map(show), reason: (e as Error).message }, 'no bootstrap answered: discovering the bootstraps again');
       await new Promise((r) => setTimeout(r, opts.retryMs ?? 5000));
-      list = await opts.rediscover();
+      // A DNS server that is down for a moment (restarting with the new zone, say) costs a round,
+      // not the node: it tries the bootstraps it had, and asks DNS again at the next round.
+      list = await opts.rediscover().catch((e2: unknown) => {
+        opts.log.warn({ round, reason: (e2 as Error).message }, 'discovering the bootstraps again failed: trying the ones found before');
+        return list;
+      });
     }
   }
 }

@@ -115,6 +115,27 @@ describe('joinWithRediscovery', () => {
     expect(rediscovered).toBe(1);
   });
 
+  it('DNS failing while discovering again costs a round, not the node: the next round asks again', async () => {
+    const tried: string[][] = [];
+    let asked = 0;
+    await joinWithRediscovery({
+      bootstrap: A,
+      log: silent,
+      retryMs: 1,
+      rounds: 3,
+      rediscover: async () => {
+        if (++asked === 1) throw new BootstrapDiscoveryError('bootstrap dns:moved.test: DNS PTR query failed: unreachable (ECONNREFUSED)');
+        return B;
+      },
+      join: async (list) => {
+        tried.push(brief(list));
+        if (list[0]?.host !== '192.0.2.30') throw new Error('no bootstrap peer answered');
+      },
+    });
+    expect(tried).toEqual([['192.0.2.20:5060'], ['192.0.2.20:5060'], ['192.0.2.30:5060']]);
+    expect(asked).toBe(2);
+  });
+
   it('bounded: after `rounds` attempts the error names what was tried', async () => {
     let joins = 0;
     const e = await joinWithRediscovery({
