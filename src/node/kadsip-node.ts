@@ -603,7 +603,8 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
       bootstraps: config.bootstrap.map((b) => hostPort(b.host, b.port)),
     });
     const attachTo = outcome.kind === 'detected' && outcome.detection.behindNat && outcome.mapping === 'dependent' ? outcome.observations.find((o) => o.via === 'sip') : undefined;
-    if (attachTo && config.role === 'peer') {
+    // (A node configured as a client is one already, but it too must attach where its Peer-ID fits.)
+    if (attachTo) {
       // A symmetric NAT: each destination sees another mapping, so no Peer-ID fits more than one
       // peer and nobody reaches this node at an address a third party saw. It runs as a client of
       // the bootstrap whose answer named its mapping (PROTOCOL.md section 10). One line says so.
