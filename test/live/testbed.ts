@@ -393,7 +393,8 @@ export class Testbed {
 
   /** The RTT the links add between two hosts (delays of both egress links). Sync. */
   configuredRttMs(a: Host, b: Host): number {
-    return a.link.delayMs + b.link.delayMs;
+    // A host behind a NAT sends through the NAT's link (the private side adds no delay).
+    return (a.nat ?? a).link.delayMs + (b.nat ?? b).link.delayMs;
   }
 
   /** Median UDP echo RTT from a to b (`samples` probes, after one warm-up for ARP). */
