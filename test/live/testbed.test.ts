@@ -39,13 +39,15 @@ describe('the multi-host testbed', () => {
 
   it('the link adds each host egress delay: RTT a<->b >= 20 + 30 ms, over IPv4 and IPv6', async () => {
     expect(tb.configuredRttMs(a, b)).toBe(50);
+    // No datagram can beat the configured delay; the upper bound only says "not lost or stuck"
+    // (generous: this 2-core machine runs other tests at the same time).
     const v4 = await tb.measureRttMs(a, b, 5);
     expect(v4).toBeGreaterThanOrEqual(50);
-    expect(v4).toBeLessThan(50 + 300);
+    expect(v4).toBeLessThan(50 + 1_000);
     const v6 = await tb.measureRttMs(a, b, 5, { ipv6: true });
     expect(v6).toBeGreaterThanOrEqual(50);
-    expect(v6).toBeLessThan(50 + 300);
-  });
+    expect(v6).toBeLessThan(50 + 1_000);
+  }, 90_000);
 
   it('public hosts have no route off the testbed', async () => {
     const r = await tb.run(a, 'ip', ['route', 'get', '8.8.8.8'], 5_000);

@@ -152,7 +152,7 @@ const RTT_PY = `
 import socket, sys, time, statistics
 fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM)
-s.settimeout(1.0)
+s.settimeout(3.0)
 out = []
 s.sendto(b'warm', (sys.argv[1], int(sys.argv[2])))
 try:
@@ -404,8 +404,9 @@ export class Testbed {
     const port = opts.port ?? 7;
     const echo = this.spawn(b, 'python3', ['-I', '-S', '-c', ECHO_PY, target, String(port)]);
     try {
-      await until(`echo server on ${b.name}`, 5_000, () => (echo.output().includes('ready') ? true : undefined));
-      const r = await this.run(a, 'python3', ['-I', '-S', '-c', RTT_PY, target, String(port), String(samples)], 5_000 + samples * 1_500);
+      await until(`echo server on ${b.name}`, 15_000, () => (echo.output().includes('ready') ? true : undefined));
+      // Bounded, with room for a loaded machine (each probe waits up to 3 s for its echo).
+      const r = await this.run(a, 'python3', ['-I', '-S', '-c', RTT_PY, target, String(port), String(samples)], 15_000 + samples * 3_500);
       const ms = Number(r.stdout.trim());
       if (r.code !== 0 || !(ms >= 0)) throw new Error(`RTT ${a.name} -> ${b.name}: ${r.stdout}${r.stderr}`);
       return ms;
