@@ -44,7 +44,8 @@
  *   tb.addNat(name, kind, publicIp, { delayMs, lossPct, udpTimeoutS }) -> Nat
  *   tb.addPrivateHost(nat, name)                                  -> Host      (10.77.N.10+)
  *   tb.setLink(hostOrNat, { delayMs, jitterMs, lossPct });  tb.linkConfig() -> per-port figures
- *   tb.configuredRttMs(a, b) (sync);  tb.measureRttMs(a, b, samples, { ipv6? }) (UDP echo, median ms)
+ *   tb.configuredRttMs(a, b), tb.configuredRttMatrix(hosts?) (sync);
+ *   tb.measureRttMs(a, b, samples, { ipv6?, port? }) (UDP echo from a to b, median ms)
  *   tb.exec(host, ...cmd) -> stdout (throws on failure);  tb.run(host, cmd, args, ms) -> RunResult
  *   tb.spawn(host, cmd, args, { stdin?, env? }) -> NsProc (killed at destroy);  tb.signal(proc, sig)
  *   tb.stop(proc, ms?) -> exit code (SIGTERM, then SIGKILL after ms)
@@ -55,6 +56,10 @@
  *   tb.udpProbe(host, port) -> UdpProbe: one UDP socket; send(ip, port, text); received lines
  *   tb.flushNat(nat);  tb.changeNatAddress(nat, newIp);  tb.destroy()
  *   sweepStaleTestbeds() (sync) — what create() runs first; testbedNamespaces() (sync)
+ *   requireTestbed() (sync) — the root/tool checks create() makes, failing with a message
+ *   startOverlay(tb, count, { minDelayMs, maxDelayMs, lossPct, domain, firstArgs, perNodeArgs,
+ *     env, logLevel }) -> { hosts, nodes }: count public hosts h0.. (publicAddress(i)), a node on
+ *     each, all bootstrapped through h0's, resolved once every /status says joined
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -395,6 +400,11 @@ export class Testbed {
   configuredRttMs(a: Host, b: Host): number {
     // A host behind a NAT sends through the NAT's link (the private side adds no delay).
     return (a.nat ?? a).link.delayMs + (b.nat ?? b).link.delayMs;
+  }
+
+  /** configuredRttMs for every pair of `hosts` (row i, column j), 0 on the diagonal. Sync. */
+  configuredRttMatrix(hosts: Host[] = this.hosts): number[][] {
+    return hosts.map((a) => hosts.map((b) => (a === b ? 0 : this.configuredRttMs(a, b))));
   }
 
   /** Median UDP echo RTT from a to b (`samples` probes, after one warm-up for ARP). */
