@@ -17,10 +17,10 @@ import type { LookupResult } from '../overlay/lookup.js';
 import type { OverlayNode } from '../overlay/node.js';
 import { resourceId } from '../overlay/peer-id.js';
 import type { ResolveFailure, Target, TargetResolver } from '../proxy/index.js';
-import { bindingDestination, type Binding, type FlowOpen, type Registrar } from '../registrar/index.js';
+import { bindingDestination, needsFlowRouting, type Binding, type FlowOpen, type Registrar } from '../registrar/index.js';
 import { DnsError, Rfc3263Error, type Rfc3263Resolver } from '../resolve/index.js';
 import { canonicalAor, parseUri, serializeUri, type SipRequest, type SipUri, type Uri } from '../sip/message/index.js';
-import type { Endpoint, Protocol } from '../sip/transport/index.js';
+import { normalizeHost, type Endpoint, type Protocol } from '../sip/transport/index.js';
 
 export interface LocationServiceOptions {
   registrar: Registrar;
@@ -119,6 +119,41 @@ export class LocationService implements TargetResolver {
   /** Forgets what the cache says about an AoR (its registration here changed). */
   invalidate(aor: string): void {
     this.cache.delete(aor);
+    this.indexFlows(aor);
+  }
+
+  /**
+   * The registration flow of a phone registered here whose Contact is `uri` and which is reached
+   * over its flow (src/registrar/flow.ts: behind NAT, or `;ob`), for requests whose Request-URI is
+   * that Contact: in-dialog requests, whose remote target is the phone's Contact (RFC 3261
+   * 12.2.1.1), a private address the node cannot reach. RFC 5626 section 5.3 gets there with a flow
+   * token in the edge proxy's Record-Route; keying the flow by the registered Contact gives the
+   * same without one (Kamailio's nathelper reaches it by rewriting the Contact instead).
+   */
+  flowOf(uri: Uri): Endpoint | undefined {
+    const key = contactKey(uri);
+    const flow = key === undefined ? undefined : this.flows.get(key);
+    if (flow === undefined) return undefined;
+    // A TCP flow only while its connection is open (then the transport reuses it).
+    if (flow.protocol !== 'udp' && !(this.options.flowOpen?.(flow) ?? false)) return undefined;
+    return flow;
+  }
+
+  /** Contact -> flow for flowOf, rebuilt for an AoR whenever its bindings change (invalidate). */
+  private readonly flows = new Map<string, Endpoint>();
+  private readonly flowKeys = new Map<string, string[]>();
+
+  private indexFlows(aor: string): void {
+    for (const key of this.flowKeys.get(aor) ?? []) this.flows.delete(key);
+    this.flowKeys.delete(aor);
+    const keys: string[] = [];
+    for (const b of this.options.registrar.lookup(aor, this.options.clock.now())) {
+      const key = contactKey(b.contactUri);
+      if (key === undefined || !needsFlowRouting(b, this.options.flowOpen)) continue;
+      this.flows.set(key, b.source);
+      keys.push(key);
+    }
+    if (keys.length > 0) this.flowKeys.set(aor, keys);
   }
 
   /**
@@ -163,4 +198,10 @@ function peerOfBinding(value: string): { host: string; port: number } | null {
   if (!uri.ok || uri.value.kind !== 'sip') return null;
   const hostPort = uri.value.port === null ? `${uri.value.host}:5060` : `${uri.value.host}:${uri.value.port}`;
   return splitAddress(hostPort);
+}
+
+/** A SIP URI's user, host and port, for matching a Request-URI with a registered Contact. */
+function contactKey(uri: Uri): string | undefined {
+  if (uri.kind !== 'sip') return undefined;
+  return `${uri.user ?? ''}@${normalizeHost(uri.host)}:${uri.port ?? 5060}`;
 }

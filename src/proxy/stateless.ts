@@ -70,6 +70,8 @@ export async function forwardAck(ack: SipRequest, deps: StatelessDeps): Promise<
     const hop = postprocessRoutes(copy) ?? copy.uri;
     let dest: Endpoint | undefined;
     if (routed || !deps.self.isSelfUri(hop)) dest = await resolveHop(hop, deps.resolver);
+    // The last hop is a NATed phone's Contact: over its registration flow (TargetResolver.flowOf).
+    if (!routed && dest !== undefined) dest = deps.resolver.flowOf?.(hop) ?? dest;
     if (dest === undefined && !routed) {
       // A Request-URI we are responsible for (or a name without a next-hop helper): as for the INVITE.
       const found = await deps.resolver.resolve(copy);

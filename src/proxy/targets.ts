@@ -48,7 +48,7 @@ export async function findTargets(pre: SipRequest, deps: TargetDeps): Promise<Re
   const direct = numericEndpoint(pre.uri);
   // In a dialog the Request-URI is the remote target itself (RFC 3261 12.2.1.1): never looked up.
   const lookUp = !inDialog(pre) && deps.resolver.isResponsibleFor?.(pre.uri) === true;
-  if (direct !== undefined && !deps.self.isSelfUri(pre.uri) && !lookUp) return [{ uri: pre.uri, destination: direct, q: 1 }];
+  if (direct !== undefined && !deps.self.isSelfUri(pre.uri) && !lookUp) return [{ uri: pre.uri, destination: deps.resolver.flowOf?.(pre.uri) ?? direct, q: 1 }];
   const found = await resolveBounded(pre, deps);
   if (!Array.isArray(found)) return found;
   const out: ResolvedTarget[] = [];

@@ -52,6 +52,12 @@ export interface TargetResolver {
    * An out-of-dialog request for such a URI goes to the resolver instead of straight to IP:PORT.
    */
   isResponsibleFor?(uri: Uri): boolean;
+  /**
+   * Optional: where a Request-URI that is a registered phone's Contact really goes, when that phone
+   * is reached only over the flow it registered on (behind NAT). In-dialog requests (and ACKs for
+   * 2xx) name the phone's Contact, which may be a private address; undefined: the URI's address.
+   */
+  flowOf?(uri: Uri): Endpoint | undefined;
 }
 
 /** One address this proxy answers on. Port is the number in our Via and Record-Route. */

@@ -9,8 +9,9 @@
  *     p1    10.77.1.10    bob :5080 registered at A, carol :5082 registered at B (SIPp)
  *
  * Both phones register with Expires 300 at t=0 and never again. After 60 s (three mapping
- * timeouts) the caller calls each through its node. bob's call must be answered: node A's
- * CRLF CRLF pings every 15 s kept bob's mapping alive. carol's must fail with 480: nothing
+ * timeouts) the caller calls each through its node. bob's call must go through, INVITE, ACK and
+ * BYE (the ACK and BYE name bob's private Contact: node A sends them over his flow too,
+ * LocationService.flowOf): node A's CRLF CRLF pings every 15 s kept bob's mapping alive. carol's must fail with 480: nothing
  * refreshed her mapping, the NAT dropped it after 20 s and then drops node B's INVITE (the
  * negative control: it shows the test can fail, and that it is the keep-alive that makes it pass).
  *
@@ -86,8 +87,8 @@ describe('a node keeps the NAT flows of its phones alive (dropping NAT, 20 s UDP
     await register('carol', 5082, b, nodeB);
     const registeredAt = Date.now();
     // The phones listen from now on (SIPp discards the CRLF pings as empty datagrams).
-    const bob = sipp(phones, 'uas-answers.xml', 'bob', ['-p', '5080', '-s', 'bob'], WAIT_S + 60);
-    const carol = sipp(phones, 'uas-answers.xml', 'carol', ['-p', '5082', '-s', 'carol'], WAIT_S + 60);
+    const bob = sipp(phones, 'uas.xml', 'bob', ['-p', '5080', '-s', 'bob'], WAIT_S + 60);
+    const carol = sipp(phones, 'uas.xml', 'carol', ['-p', '5082', '-s', 'carol'], WAIT_S + 60);
     await new Promise((r) => setTimeout(r, Math.max(0, registeredAt + WAIT_S * 1000 - Date.now())));
 
     // The NAT still maps bob's flow (node A pinged it), and no longer carol's.
@@ -96,13 +97,13 @@ describe('a node keeps the NAT flows of its phones alive (dropping NAT, 20 s UDP
     expect(table, table).toMatch(new RegExp(`src=${ip(phones.ip)} dst=${ip(a.ip)} sport=5080 dport=5060`));
     expect(table, table).not.toMatch(/sport=5082 dport=5060/);
 
-    const toBob = sipp(c, 'uac-answered.xml', 'call-bob', ['-p', '5070', '-s', 'bob', '-key', 'domain', DOMAIN, `${a.ip}:5060`], 20);
+    const toBob = sipp(c, 'uac.xml', 'call-bob', ['-p', '5070', '-s', 'bob', '-key', 'domain', DOMAIN, `${a.ip}:5060`], 20);
     const [toBobCode, bobCode] = await Promise.all([toBob.exit, bob.exit]);
     const logs = (): string => `caller:\n${toBob.output()}\nbob:\n${bob.output()}\nnode A:\n${nodeA.output().slice(-3000)}`;
     expect(toBobCode, logs()).toBe(0);
     expect(bobCode, logs()).toBe(0);
 
-    const toCarol = sipp(c, 'uac-answered.xml', 'call-carol', ['-p', '5072', '-s', 'carol', '-key', 'domain', DOMAIN, `${b.ip}:5060`], 20);
+    const toCarol = sipp(c, 'uac.xml', 'call-carol', ['-p', '5072', '-s', 'carol', '-key', 'domain', DOMAIN, `${b.ip}:5060`], 20);
     expect(await toCarol.exit, toCarol.output()).not.toBe(0);
     const error = await readFile(tmp('call-carol.err'), 'utf8').catch(() => '');
     expect(error, `${error}\n${nodeB.output().slice(-3000)}`).toMatch(/SIP\/2\.0 480 /);

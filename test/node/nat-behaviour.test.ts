@@ -5,7 +5,8 @@
  * - probeNat: the bootstrap's SIP answer is one of those destinations (received/rport);
  * - MappingWatch: a STUN answer naming another mapping, confirmed, is reported; the same one is not;
  * - AttachRelay: the REGISTER a symmetric-NAT client sends its attach peer (PROTOCOL.md 10.2);
- * - StunServer.attach: a phone's STUN keep-alive on the SIP port is answered (RFC 5626 4.4.1).
+ * - StunServer.attach: a phone's STUN keep-alive on the SIP port is answered (RFC 5626 4.4.1);
+ * - LocationService.flowOf: an in-dialog request to a NATed phone's Contact goes over its flow.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { pino } from 'pino';
@@ -13,6 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { realClock } from '../../src/common/real-clock.js';
 import { StunServer, stunBinding } from '../../src/nat/stun/index.js';
 import { AttachRelay } from '../../src/node/attach-relay.js';
+import { LocationService } from '../../src/node/location-service.js';
+import type { Rfc3263Resolver } from '../../src/resolve/index.js';
 import { MappingWatch } from '../../src/node/mapping-watch.js';
 import { mappingBehaviour, probeNat, type NatObservation } from '../../src/node/nat.js';
 import { OverlayOverSip } from '../../src/node/overlay-over-sip.js';
@@ -20,7 +23,7 @@ import { OverlayNode } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
 import { Registrar } from '../../src/registrar/index.js';
-import { parseMessage, type SipRequest } from '../../src/sip/message/index.js';
+import { parseMessage, parseUri, type SipRequest } from '../../src/sip/message/index.js';
 import { TransactionLayer } from '../../src/sip/transaction/index.js';
 import { SipTransport } from '../../src/sip/transport/index.js';
 
@@ -180,6 +183,52 @@ describe('STUN keep-alives on the SIP port (RFC 5626 4.4.1)', () => {
     cleanup.push(() => new Promise<void>((r) => phone.close(() => r())));
     const result = await stunBinding({ host: '127.0.0.1', port }, { socket: phone, timeoutMs: 2000, rto: 250 });
     expect(result.mapped).toMatchObject({ host: '127.0.0.1', port: phone.address().port });
+  });
+});
+
+describe('LocationService.flowOf: in-dialog requests to a phone behind NAT', () => {
+  function registered(contact: string, source: { host: string; port: number }, expires = 300): { registrar: Registrar; ls: LocationService } {
+    const registrar = new Registrar({ domains: (h) => h === 'example.com' });
+    const ls = new LocationService({
+      registrar,
+      overlay: { routingTable: { size: 0 }, findValue: () => undefined } as never,
+      isOverlayHost: (h) => h === 'example.com',
+      self: { host: '192.0.2.10', port: 5060 },
+      dns: {} as Rfc3263Resolver,
+      clock: realClock,
+      peerProtocol: 'udp',
+    });
+    const text = `REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP ${source.host}:${source.port};branch=z9hG4bKf1\r\nFrom: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: f-1\r\nCSeq: ${expires === 0 ? 2 : 1} REGISTER\r\nContact: <${contact}>\r\nExpires: ${expires}\r\nContent-Length: 0\r\n\r\n`;
+    const parsed = parseMessage(Buffer.from(text), { transport: 'datagram' });
+    if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('bad REGISTER');
+    registrar.handle(parsed.message, { protocol: 'udp', ...source }, realClock.now());
+    ls.invalidate('sip:bob@example.com');
+    return { registrar, ls };
+  }
+  const uri = (s: string) => {
+    const r = parseUri(s);
+    if (!r.ok) throw new Error(s);
+    return r.value;
+  };
+
+  it('the private Contact of a phone registered through a NAT maps to its flow; other URIs to nothing', () => {
+    const { ls } = registered('sip:bob@10.77.1.10:5080', { host: '203.0.113.1', port: 40000 });
+    expect(ls.flowOf(uri('sip:bob@10.77.1.10:5080'))).toEqual({ protocol: 'udp', host: '203.0.113.1', port: 40000 });
+    expect(ls.flowOf(uri('sip:bob@10.77.1.10:5080;transport=udp'))).toEqual({ protocol: 'udp', host: '203.0.113.1', port: 40000 });
+    expect(ls.flowOf(uri('sip:bob@10.77.1.10:5082'))).toBeUndefined();
+    expect(ls.flowOf(uri('sip:carol@10.77.1.10:5080'))).toBeUndefined();
+  });
+
+  it('a phone reached at its Contact (no NAT) is not redirected; an unregistered one is forgotten', () => {
+    const direct = registered('sip:bob@198.51.100.7:5080', { host: '198.51.100.7', port: 5080 });
+    expect(direct.ls.flowOf(uri('sip:bob@198.51.100.7:5080'))).toBeUndefined();
+    const { registrar, ls } = registered('sip:bob@10.77.1.10:5080', { host: '203.0.113.1', port: 40000 });
+    const text = `REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:40000;branch=z9hG4bKf2\r\nFrom: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: f-1\r\nCSeq: 2 REGISTER\r\nContact: <sip:bob@10.77.1.10:5080>\r\nExpires: 0\r\nContent-Length: 0\r\n\r\n`;
+    const parsed = parseMessage(Buffer.from(text), { transport: 'datagram' });
+    if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('bad REGISTER');
+    registrar.handle(parsed.message, { protocol: 'udp', host: '203.0.113.1', port: 40000 }, realClock.now());
+    ls.invalidate('sip:bob@example.com');
+    expect(ls.flowOf(uri('sip:bob@10.77.1.10:5080'))).toBeUndefined();
   });
 });
 
