@@ -386,6 +386,7 @@ export class Testbed {
 
   /** Changes the egress delay/jitter/loss of a public host or a NAT box. */
   async setLink(target: Host | Nat, opts: LinkOptions): Promise<void> {
+    if ('nat' in target && target.nat) throw new Error(`${target.name} is behind NAT ${target.nat.name}: set the NAT's link`);
     const link = { ...target.link, ...opts };
     await this.switchCmd(`set ${target.ns}/eth0 ${link.delayMs} ${link.jitterMs} ${link.lossPct}`);
     target.link = link;
