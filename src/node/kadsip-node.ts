@@ -193,16 +193,16 @@ export class KadsipNode {
       ...(reach.attach ? { attachPeer: () => attachPeer } : {}),
     });
     this.role = reach.attach ? 'client' : config.role;
-    if (attachPeer) {
-      const relay = new AttachRelay({ transactions, peer: attachPeer, registrar: this.registrar, now: () => realClock.now(), log: log.child({ component: 'attach' }) });
-      this.attachRelay = relay;
-      this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => {
+    // The overlay shadow of the phones' registrations, for the core and address of the moment. A
+    // client behind a symmetric NAT publishes nothing itself: its attach peer does (section 10).
+    const relay = attachPeer ? new AttachRelay({ transactions, peer: attachPeer, registrar: this.registrar, now: () => realClock.now(), log: log.child({ component: 'attach' }) }) : undefined;
+    if (relay) this.attachRelay = relay;
+    const makeRegistrations = (): Registrations =>
+      new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => {
         location.invalidate(aor);
-        relay.sync(aor);
-      }, false);
-    } else {
-      this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
-    }
+        relay?.sync(aor);
+      }, relay === undefined);
+    this.registrations = makeRegistrations();
     const proxySelf = (a: { host: string; port: number }): Array<{ host: string; port: number; protocol: 'udp' | 'tcp' }> =>
       (a.host === local.host && a.port === local.port ? [a] : [a, local]).flatMap((x) => config.transports.map((protocol) => ({ host: x.host, port: x.port, protocol })));
     this.proxy = new StatefulProxy({
@@ -244,7 +244,7 @@ export class KadsipNode {
       ownHosts.add(hostKey(next.host));
       Object.assign(locationSelf, next);
       this.proxy.setSelf(proxySelf(next), addressFacing(local, next));
-      this.registrations = new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => location.invalidate(aor));
+      this.registrations = makeRegistrations();
       // Through the configured bootstraps and the peers the old core knew, a few of them.
       const seeds = [...new Set([...config.bootstrap.map((b) => hostPort(b.host, b.port)), ...[...old.overlay.routingTable.all()].map((c) => c.address)])].slice(0, 8);
       log.warn({ from: old.self.address, to: this.self.address, peerId: idToHex(this.self.id) }, 'NAT mapping changed: rejoining under the new Peer-ID');
