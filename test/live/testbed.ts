@@ -53,6 +53,8 @@
  *     --listen IP:5060 --http 127.0.0.1:8080 --log-level info ...args` in the host's namespace
  *   tb.healthy(host, proc, ms?);  tb.http(host, path) -> { ok, body };  tb.status(host) -> /status
  *   tb.kadsip(host, args, ms?) -> RunResult of the kadsip CLI run in that host (lookup, candidates)
+ *   tb.sipp(host, scenario, args, { timeoutS, errorFile?, ip? }) -> NsProc: one SIPp call
+ *     (`-sf scenario -i IP -m 1 -nostdin -timeout Ns -timeout_error [-trace_err -error_file F] ...args`)
  *   tb.udpProbe(host, port) -> UdpProbe: one UDP socket; send(ip, port, text); received lines
  *   tb.flushNat(nat);  tb.changeNatAddress(nat, newIp);  tb.destroy()
  *   sweepStaleTestbeds() (sync) — what create() runs first; testbedNamespaces() (sync)
@@ -477,6 +479,17 @@ export class Testbed {
   /** The kadsip CLI (lookup, candidates ...) run to completion in the host. */
   kadsip(host: Host, args: string[], timeoutMs = 20_000): Promise<RunResult> {
     return this.run(host, process.execPath, [CLI, ...args], timeoutMs);
+  }
+
+  /**
+   * One SIPp run of `scenario` (a file path) in the host: from `ip` (the host's address unless
+   * given), one call (-m 1), no stdin, failing after `timeoutS` (-timeout, -timeout_error); with
+   * `errorFile`, the unexpected messages are written there (-trace_err). `args` follow: port,
+   * service, keys, the target.
+   */
+  sipp(host: Host, scenario: string, args: string[], opts: { timeoutS: number; errorFile?: string; ip?: string }): NsProc {
+    const errors = opts.errorFile ? ['-trace_err', '-error_file', opts.errorFile] : [];
+    return this.spawn(host, 'sipp', ['-sf', scenario, '-i', opts.ip ?? host.ip, '-m', '1', '-nostdin', '-timeout', `${opts.timeoutS}s`, '-timeout_error', ...errors, ...args]);
   }
 
   /** GET on the host's node --http (127.0.0.1:8080 inside its namespace). */

@@ -1,15 +1,17 @@
 /**
  * A NATed phone's media relayed through a TURN server the overlay told its node about (issue 5;
- * draft-jiang, PROTOCOL.md section 5). The test builds its own network namespaces (unique names,
- * always deleted); nothing leaves them:
+ * draft-jiang, PROTOCOL.md section 5), on the multi-host testbed (test/live/testbed.ts); nothing
+ * leaves its namespaces:
  *
- *   phone 203.0.113.20/24 ---- 203.0.113.1  pub  198.51.100.10 + .11/24 ---- 198.51.100.1 [ nat ] 10.200.1.1 ---- 10.200.1.2/24  priv
- *   SIPp caller :5090               public peer :5060 (--stun :3478,          iptables MASQUERADE           NATed node :5060
- *   (-rtp_echo on :6000)            --turn 198.51.100.10:3479)                unsolicited inbound dropped   baresip :5070
- *                                   coturn on .10:3479, relaying from .11                                   (medianat=turn)
+ *   host phone  203.0.113.20   SIPp caller :5090 (-rtp_echo on :6000)
+ *   host pub    198.51.100.10  public peer :5060 (--stun :3478, --turn 198.51.100.10:3479),
+ *               + .11          coturn on .10:3479, relaying from .11
+ *   NAT  n1     198.51.100.1   'eim': iptables MASQUERADE, unsolicited inbound dropped
+ *     priv      10.77.1.10     NATed node :5060, baresip :5070 (medianat=turn)
  *
- * pub does not forward: the phone reaches pub's own addresses and nothing else, so the only way
- * media can pass between the phone and baresip is through coturn.
+ * The phone's routes lead to pub's two addresses only, and the NAT has none to the phone's /24
+ * (pub does not forward): as on separate links, media between the phone and baresip can pass only
+ * through coturn. The capture runs on the phone's eth0 (a TAP device held by the testbed's switch).
  * It checks that:
  *  (a) the NATed node learns the TURN server through the overlay: its /status lists the candidate
  *      the public peer offered on JOIN (stun= and turn=), and `kadsip candidates --turn` prints it;
@@ -22,24 +24,20 @@
  *      back there, and no media from anywhere else; coturn's log shows the allocation by the TURN
  *      user and the channel bound to the phone's media address; baresip sees the echo come back.
  * It is skipped (with the reason in its name) only where namespaces cannot be made at all (not
- * root, no netns support); a missing coturn, baresip, SIPp or tshark is a failure with a message.
+ * root, no netns support); a missing testbed tool, coturn, baresip, SIPp or tshark is a failure
+ * with a message.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baresipModuleDir, CLI, plain, REPO, requireBuilt, requireTool, run } from './live-helpers.js';
-import { logLines, NetnsLab, netnsUnavailable, until, type NsProc } from './netns-helpers.js';
+import { baresipModuleDir, plain, REPO, requireTool, run } from './live-helpers.js';
+import { logLines, netnsUnavailable, registrationPublished, until, type NsProc } from './netns-helpers.js';
+import { requireTestbed, Testbed, type Host } from './testbed.js';
 
-const TAG = randomBytes(3).toString('hex');
-const NS = { pub: `kn${TAG}pub`, nat: `kn${TAG}nat`, priv: `kn${TAG}prv`, phone: `kn${TAG}ph` };
 const PUBLIC_PEER = '198.51.100.10';
 const RELAY = '198.51.100.11';
-const ROUTER_PUBLIC = '198.51.100.1';
-const ROUTER_PRIVATE = '10.200.1.1';
-const NATED = '10.200.1.2';
-const PHONE_GW = '203.0.113.1';
+const NAT_PUBLIC = '198.51.100.1';
 const PHONE = '203.0.113.20';
 const STUN = `${PUBLIC_PEER}:3478`;
 const TURN = `${PUBLIC_PEER}:3479`;
@@ -51,10 +49,8 @@ const MEDIA_PORT = 6000;
 const CALL_MS = 3000;
 const DOMAIN = 'turn.example';
 const UAC_XML = join(REPO, 'test', 'live', 'turn', 'uac.xml');
-const REGISTER_XML = join(REPO, 'test', 'live', 'nat-scenarios', 'register.xml');
 
 const cannotRun = netnsUnavailable();
-const lab = new NetnsLab(TAG, NS);
 
 /** The audio part of an SDP: the m=audio port and the connection address that applies to it. */
 function audioOf(sdp: string): { port: number; address: string } | undefined {
@@ -69,6 +65,10 @@ function audioOf(sdp: string): { port: number; address: string } | undefined {
 }
 
 describe.skipIf(cannotRun !== null)(`TURN relay for a phone behind a real NAT (coturn beside a --turn node, baresip)${cannotRun ? `: skipped, ${cannotRun}` : ''}`, () => {
+  let tb: Testbed;
+  let pub: Host;
+  let priv: Host;
+  let phoneHost: Host;
   let publicPeer: NsProc;
   let natedNode: NsProc;
   let coturn: NsProc;
@@ -77,20 +77,29 @@ describe.skipIf(cannotRun !== null)(`TURN relay for a phone behind a real NAT (c
   let turnFromStatus = '';
 
   beforeAll(async () => {
-    requireBuilt();
-    for (const [tool, pkg] of [['ip', 'iproute2'], ['iptables', 'iptables'], ['curl', 'curl'], ['sipp', 'sip-tester'], ['baresip', 'baresip-core'], ['turnserver', 'coturn'], ['tshark', 'tshark']]) requireTool(tool!, pkg!);
+    requireTestbed();
+    for (const [tool, pkg] of [['sipp', 'sip-tester'], ['baresip', 'baresip-core'], ['turnserver', 'coturn'], ['tshark', 'tshark']]) requireTool(tool!, pkg!);
     moduleDir = baresipModuleDir('turn.so');
     work = mkdtempSync(join(tmpdir(), 'kadsip-turn-'));
 
-    await lab.create();
-    await lab.buildNat(NS, { pub: [PUBLIC_PEER, RELAY], routerPublic: ROUTER_PUBLIC, routerPrivate: ROUTER_PRIVATE, priv: NATED });
-    // The phone's own link to pub (pub does not forward: it only serves the phone itself).
-    await lab.veth(NS.pub, 'e', [`${PHONE_GW}/24`], NS.phone, 'f', [`${PHONE}/24`]);
-    await lab.exec(NS.phone, 'ip', 'route', 'add', 'default', 'via', PHONE_GW);
+    tb = await Testbed.create();
+    pub = await tb.addHost('pub', PUBLIC_PEER);
+    // coturn relays from a second address of pub's, so that the relayed media is told apart.
+    await tb.exec(pub, 'ip', 'addr', 'add', `${RELAY}/32`, 'dev', 'eth0');
+    const nat = await tb.addNat('n1', 'eim', NAT_PUBLIC);
+    priv = await tb.addPrivateHost(nat, 'priv');
+    phoneHost = await tb.addHost('phone', PHONE);
+    // The phone and the NAT have no path between them, as when they sat on links of their own:
+    // the phone reaches pub's two addresses only, the NAT not the phone's /24. On the open link,
+    // baresip's last RTCP packet (BYE + SDES, sent after the SIP BYE's 200, once it has freed its
+    // TURN allocation) reaches the phone straight from the NAT's address, outside the relay.
+    await tb.exec(phoneHost, 'ip', 'route', 'del', '198.51.100.0/24');
+    for (const ip of [PUBLIC_PEER, RELAY]) await tb.exec(phoneHost, 'ip', 'route', 'add', `${ip}/32`, 'dev', 'eth0', 'src', PHONE);
+    await tb.exec(nat, 'ip', 'route', 'del', '203.0.113.0/24');
 
     // coturn in the foreground, flags only: no config file, no TLS/DTLS, no CLI, one static
     // long-term user, its state (pid file, user database) in the test's temp folder.
-    coturn = lab.spawnIn(NS.pub, 'turnserver', [
+    coturn = tb.spawn(pub, 'turnserver', [
       '-n', '--listening-ip', PUBLIC_PEER, '--listening-port', TURN.split(':')[1]!, '--relay-ip', RELAY,
       '--min-port', String(RELAY_MIN), '--max-port', String(RELAY_MAX),
       '--lt-cred-mech', '--user', `${TURN_USER}:${TURN_PASS}`, '--realm', TURN_REALM,
@@ -103,25 +112,25 @@ describe.skipIf(cannotRun !== null)(`TURN relay for a phone behind a real NAT (c
       return coturn.output().includes(`UDP listener opened on: ${TURN}`) ? true : undefined;
     });
 
-    publicPeer = lab.startNode(NS.pub, DOMAIN, ['--listen', `${PUBLIC_PEER}:5060`, '--stun', STUN, '--turn', TURN]);
-    await lab.healthy(NS.pub, publicPeer);
-    natedNode = lab.startNode(NS.priv, DOMAIN, ['--listen', `${NATED}:5060`, '--bootstrap', `${PUBLIC_PEER}:5060`]);
-    await lab.healthy(NS.priv, natedNode);
+    publicPeer = tb.startNode(pub, ['--transports', 'udp', '--stun', STUN, '--turn', TURN], { domain: DOMAIN });
+    await tb.healthy(pub, publicPeer);
+    natedNode = tb.startNode(priv, ['--transports', 'udp', '--bootstrap', `${PUBLIC_PEER}:5060`], { domain: DOMAIN });
+    await tb.healthy(priv, natedNode);
   }, 60_000);
 
   afterAll(async () => {
-    await lab.cleanup();
+    await tb?.destroy();
     if (work) rmSync(work, { recursive: true, force: true });
   }, 30_000);
 
   it('the NATed node learns the TURN server through the overlay (/status, `kadsip candidates`)', async () => {
     expect(logLines(natedNode).some((l) => l.msg === 'nat detected'), natedNode.output()).toBe(true);
-    const status = JSON.parse((await lab.httpIn(NS.priv, '/status')).body) as { behindNat: boolean; discoveredCandidates: Array<{ stun: string; turn?: string; role: string }> };
+    const status = await tb.status<{ behindNat: boolean; discoveredCandidates: Array<{ stun: string; turn?: string; role: string }> }>(priv);
     expect(status.behindNat).toBe(true);
     const withTurn = status.discoveredCandidates.find((c) => c.turn !== undefined);
     expect(withTurn, JSON.stringify(status)).toMatchObject({ stun: STUN, turn: TURN, role: 'peer' });
     turnFromStatus = withTurn!.turn!;
-    const cli = await run('ip', ['netns', 'exec', NS.priv, process.execPath, CLI, 'candidates', '--http', '127.0.0.1:8080', '--turn'], { timeoutMs: 10_000 });
+    const cli = await tb.kadsip(priv, ['candidates', '--http', '127.0.0.1:8080', '--turn'], 10_000);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toBe(`${TURN}\n`);
   });
@@ -135,8 +144,8 @@ describe.skipIf(cannotRun !== null)(`TURN relay for a phone behind a real NAT (c
     writeFileSync(
       join(dir, 'config'),
       [
-        `sip_listen ${NATED}:5070`,
-        `net_interface ${NATED}`,
+        `sip_listen ${priv.ip}:5070`,
+        `net_interface ${priv.ip}`,
         'audio_source ausine,440',
         'audio_player aubridge,nil',
         'audio_alert aubridge,nil',
@@ -154,29 +163,31 @@ describe.skipIf(cannotRun !== null)(`TURN relay for a phone behind a real NAT (c
     );
     writeFileSync(
       join(dir, 'accounts'),
-      `<sip:alice@${DOMAIN}>;regint=60;answermode=auto;audio_codecs=PCMU;outbound="sip:${NATED}:5060";medianat=turn;stunserver="turn:${turnFromStatus}";stunuser=${TURN_USER};stunpass=${TURN_PASS}\n`,
+      `<sip:alice@${DOMAIN}>;regint=60;answermode=auto;audio_codecs=PCMU;outbound="sip:${priv.ip}:5060";medianat=turn;stunserver="turn:${turnFromStatus}";stunuser=${TURN_USER};stunpass=${TURN_PASS}\n`,
     );
-    const phone = lab.spawnIn(NS.priv, 'baresip', ['-s', '-f', dir, '-t', '30']);
+    const phone = tb.spawn(priv, 'baresip', ['-s', '-f', dir, '-t', '30']);
     await until('baresip to register at the NATed node', 10_000, async () => {
       if (phone.child.exitCode !== null) throw new Error(`baresip exited ${phone.child.exitCode}: ${plain(phone.output())}`);
-      const s = JSON.parse((await lab.httpIn(NS.priv, '/status')).body) as { registeredAors: number };
-      return s.registeredAors === 1 && logLines(natedNode).some((l) => l.msg === 'registration published in the overlay' && Number(l.storedAt) >= 1) ? true : undefined;
+      const s = await tb.status<{ registeredAors: number }>(priv);
+      return s.registeredAors === 1 && registrationPublished(natedNode) ? true : undefined;
     });
 
-    // Everything UDP on the phone's link, from before the call until after the hang-up.
+    // Everything UDP on the phone's link (its eth0, the switch's TAP), from before the call until
+    // after the hang-up.
     const pcap = join(work, 'phone.pcap');
-    const capture = lab.spawnIn(NS.phone, 'tshark', ['-n', '-i', `kn${TAG}f`, '-f', 'udp', '-w', pcap]);
+    const capture = tb.spawn(phoneHost, 'tshark', ['-n', '-i', 'eth0', '-f', 'udp', '-w', pcap]);
     await until('tshark to capture', 10_000, () => (/Capturing on/.test(capture.output()) ? true : undefined));
 
     const messages = join(work, 'uac.msg');
-    const uac = lab.spawnIn(NS.phone, 'sipp', [
-      '-sf', UAC_XML, '-i', PHONE, '-p', '5090', '-s', 'alice', '-key', 'domain', DOMAIN, '-m', '1', '-nostdin',
-      '-timeout', '20s', '-timeout_error', '-d', String(CALL_MS), '-rtp_echo', '-mi', PHONE, '-mp', String(MEDIA_PORT),
-      '-trace_msg', '-message_file', messages, `${PUBLIC_PEER}:5060`,
-    ]);
+    const uac = tb.sipp(
+      phoneHost,
+      UAC_XML,
+      ['-p', '5090', '-s', 'alice', '-key', 'domain', DOMAIN, '-d', String(CALL_MS), '-rtp_echo', '-mi', PHONE, '-mp', String(MEDIA_PORT), '-trace_msg', '-message_file', messages, `${PUBLIC_PEER}:5060`],
+      { timeoutS: 20 },
+    );
     const uacCode = await uac.exit;
     await new Promise((r) => setTimeout(r, 300)); // the last echoes
-    capture.child.kill('SIGINT');
+    tb.signal(capture, 'SIGINT');
     await capture.exit;
     const explain = (): string =>
       `--- SIPp caller:\n${uac.output().slice(-2500)}\n--- baresip:\n${plain(phone.output()).slice(-5000)}\n--- coturn:\n${coturn.output().slice(-3000)}\n` +
