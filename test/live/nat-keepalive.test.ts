@@ -29,7 +29,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, requireTool, run } from './live-helpers.js';
-import { logLines, until, type NsProc } from './netns-helpers.js';
+import { registrationPublished, until, type NsProc } from './netns-helpers.js';
 import { requireTestbed, Testbed, type Host, type Nat } from './testbed.js';
 
 const TAG = randomBytes(3).toString('hex');
@@ -51,15 +51,13 @@ describe('a node keeps the NAT flows of its phones alive (dropping NAT, 20 s UDP
   let nodeB: NsProc;
 
   function sipp(host: Host, scenario: string, name: string, args: string[], timeoutS: number): NsProc {
-    return tb.spawn(host, 'sipp', ['-sf', join(SCENARIOS, scenario), '-m', '1', '-nostdin', '-timeout', `${timeoutS}s`, '-timeout_error', '-trace_err', '-error_file', tmp(`${name}.err`), '-i', host.ip, ...args]);
+    return tb.sipp(host, join(SCENARIOS, scenario), args, { timeoutS, errorFile: tmp(`${name}.err`) });
   }
 
   async function register(user: string, port: number, node: Host, nodeProc: NsProc): Promise<void> {
     const reg = sipp(phones, 'register.xml', `reg-${user}`, ['-p', String(port), '-s', user, '-key', 'domain', DOMAIN, `${node.ip}:5060`], 15);
     expect(await reg.exit, reg.output()).toBe(0);
-    await until(`${user}'s registration`, 10_000, () =>
-      logLines(nodeProc).some((l) => l.msg === 'registration published in the overlay' && String(l.aor).startsWith(`sip:${user}@`)) ? true : undefined,
-    );
+    await until(`${user}'s registration`, 10_000, () => (registrationPublished(nodeProc, user) ? true : undefined));
   }
 
   beforeAll(async () => {

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { REPO, requireTool, run } from './live-helpers.js';
-import { logLines, until, type NsProc } from './netns-helpers.js';
+import { logLines, registrationPublished, until, type NsProc } from './netns-helpers.js';
 import { requireTestbed, Testbed, type Host, type Nat } from './testbed.js';
 
 const TAG = randomBytes(3).toString('hex');
@@ -38,11 +38,8 @@ describe('a node behind a symmetric NAT runs as a client and its phones still ca
   let nodeN: NsProc;
 
   function sipp(host: Host, scenario: string, name: string, args: string[], timeoutS: number): NsProc {
-    return tb.spawn(host, 'sipp', ['-sf', join(SCENARIOS, scenario), '-m', '1', '-nostdin', '-timeout', `${timeoutS}s`, '-timeout_error', '-trace_err', '-error_file', tmp(`${name}.err`), '-i', host.ip, '-key', 'domain', DOMAIN, ...args]);
+    return tb.sipp(host, join(SCENARIOS, scenario), ['-key', 'domain', DOMAIN, ...args], { timeoutS, errorFile: tmp(`${name}.err`) });
   }
-
-  const published = (node: NsProc, user: string): boolean =>
-    logLines(node).some((l) => l.msg === 'registration published in the overlay' && String(l.aor).startsWith(`sip:${user}@`) && Number(l.storedAt) >= 1);
 
   beforeAll(async () => {
     requireTestbed();
@@ -93,11 +90,11 @@ describe('a node behind a symmetric NAT runs as a client and its phones still ca
     const reg = sipp(p1, 'register.xml', 'reg-bob', ['-p', '5080', '-s', 'bob', `${p1.ip}:5060`], 15);
     expect(await reg.exit, reg.output()).toBe(0);
     await until('N to register bob at P', 10_000, () => (logLines(nodeN).some((l) => l.msg === 'registered at the attach peer' && l.aor === `sip:bob@${DOMAIN}`) ? true : undefined));
-    await until('P to publish bob', 10_000, () => (published(peerP, 'bob') ? true : undefined));
-    expect(published(nodeN, 'bob'), 'a client publishes nothing itself').toBe(false);
+    await until('P to publish bob', 10_000, () => (registrationPublished(peerP, 'bob') ? true : undefined));
+    expect(registrationPublished(nodeN, 'bob'), 'a client publishes nothing itself').toBe(false);
     const reg2 = sipp(b, 'register.xml', 'reg-carol', ['-p', '5072', '-s', 'carol', `${b.ip}:5060`], 15);
     expect(await reg2.exit, reg2.output()).toBe(0);
-    await until('Q to publish carol', 10_000, () => (published(peerQ, 'carol') ? true : undefined));
+    await until('Q to publish carol', 10_000, () => (registrationPublished(peerQ, 'carol') ? true : undefined));
   }, 40_000);
 
   it('bob takes a call from carol at Q: INVITE, ACK and BYE cross the NAT', async () => {

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareDistance } from '../../src/overlay/id.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
 import { REPO, requireTool } from './live-helpers.js';
-import { logLines, until, type NsProc } from './netns-helpers.js';
+import { logLines, registrationPublished, until, type NsProc } from './netns-helpers.js';
 import { startOverlay, Testbed, type Host } from './testbed.js';
 
 const DOMAIN = 'tb12.example';
@@ -56,17 +56,14 @@ describe('12 nodes on 12 hosts, 20-80 ms RTT, 1 % loss', () => {
   const aor = (user: string): string => `sip:${user}@${DOMAIN}`;
 
   function sipp(host: Host, scenario: string, port: number, user: string, target?: string, timeoutS = 20): NsProc {
-    const args = ['-sf', join(SCENARIOS, scenario), '-i', host.ip, '-p', String(port), '-s', user, '-key', 'domain', DOMAIN, '-m', '1', '-nostdin', '-timeout', `${timeoutS}s`, '-timeout_error'];
-    return tb.spawn(host, 'sipp', target ? [...args, target] : args);
+    return tb.sipp(host, join(SCENARIOS, scenario), ['-p', String(port), '-s', user, '-key', 'domain', DOMAIN, ...(target ? [target] : [])], { timeoutS });
   }
 
   /** Registers `user` from a SIPp phone on host i's :port at node i, and waits for its publication. */
   async function register(i: number, user: string, port: number): Promise<void> {
     const reg = sipp(hosts[i]!, 'register.xml', port, user, `${hosts[i]!.ip}:5060`);
     expect(await reg.exit, reg.output()).toBe(0);
-    await until(`${user} published in the overlay`, 20_000, () =>
-      logLines(nodes[i]!).some((l) => l.msg === 'registration published in the overlay' && l.aor === aor(user) && Number(l.storedAt) >= 1) ? true : undefined,
-    );
+    await until(`${user} published in the overlay`, 20_000, () => (registrationPublished(nodes[i]!, user) ? true : undefined));
   }
 
   async function lookupFromQ(user: string, via: Host): Promise<{ code: number | null; report: { found?: boolean; bindings?: Array<{ uri: string }> }; out: string }> {
