@@ -88,6 +88,8 @@ export class KadsipNode {
   overlay: OverlayNode;
   readonly registrar: Registrar;
   readonly proxy: StatefulProxy;
+  /** Where a request goes (registrar, overlay, RFC 3263): the proxy's resolver, also for src/index.ts's locate. */
+  readonly location: LocationService;
   registrations: Registrations;
   private peerLink: OverlayOverSip;
   private mappingWatch?: MappingWatch;
@@ -192,6 +194,7 @@ export class KadsipNode {
       flowOpen: transport.hasFlow,
       ...(reach.attach ? { attachPeer: () => attachPeer } : {}),
     });
+    this.location = location;
     this.role = reach.attach ? 'client' : config.role;
     // The overlay shadow of the phones' registrations, for the core and address of the moment. A
     // client behind a symmetric NAT publishes nothing itself: its attach peer does (section 10).
