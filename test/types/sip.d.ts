@@ -1,5 +1,6 @@
 // Minimal typings for the npm "sip" package (CommonJS, untyped). Only what
-// the interop test uses; kadsip parses SIP itself (src/sip/message).
+// the interop test (test/sip/message/interop.test.ts) uses; kadsip parses SIP
+// itself (src/sip/message). Here, not in src/: `sip` is a devDependency.
 declare module 'sip' {
   namespace sip {
     interface ParsedMessage {
