@@ -15,7 +15,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { SILENT_LOGGER } from '../src/common/logger.js';
 import { realClock } from '../src/common/real-clock.js';
 import { OverlayOverSip } from '../src/node/overlay-over-sip.js';
 import { firstContactPing } from '../src/node/first-contact.js';
@@ -60,7 +60,7 @@ const overlay = answer.peer.overlay;
 const newCore = (): OverlayNode =>
   new OverlayNode({
     self,
-    transport: new OverlayOverSip({ transactions, overlay, self, protocol: 'udp', log: pino({ level: 'silent' }) }),
+    transport: new OverlayOverSip({ transactions, overlay, self, protocol: 'udp', log: SILENT_LOGGER }),
     clock: realClock,
     random: new SeededRandom(randomInt(2 ** 32)),
     config: { role: 'client', k: Number(values.k) },

@@ -10,7 +10,7 @@
  *    in), that checks every answer and counts anything unexpected as an error.
  */
 import { randomInt } from 'node:crypto';
-import { pino } from 'pino';
+import { SILENT_LOGGER } from '../src/common/logger.js';
 import { realClock } from '../src/common/real-clock.js';
 import { decodeResponse, encodeRequest, encodeResponse, isPeerRequest } from '../src/dsip/index.js';
 import { OverlayOverSip } from '../src/node/overlay-over-sip.js';
@@ -25,7 +25,7 @@ import { TransactionLayer } from '../src/sip/transaction/index.js';
 import { SipTransport, type Endpoint, type Protocol } from '../src/sip/transport/index.js';
 
 const HOST = '127.0.0.1';
-const silent = pino({ level: 'silent' });
+const silent = SILENT_LOGGER;
 
 // ---------------------------------------------------------------- peers that populate the node
 

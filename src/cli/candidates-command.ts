@@ -7,6 +7,7 @@
  * One line per candidate (with its load figure when the offering peer knew it); `--turn` prints only the TURN addresses, one per line, for scripts;
  * `--json` the list as JSON. Exit 0 something printed, 1 none known, 2 error.
  */
+import { hostForWire } from '../common/host-port.js';
 import { candidatesThrough } from '../node/lookup-client.js';
 import { DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
 import type { Candidate } from '../overlay/messages.js';
@@ -38,7 +39,7 @@ export async function runCandidates(flags: CandidatesFlags, out: (text: string) 
 async function viaStatus(http: string, timeoutS: number): Promise<Candidate[] | string> {
   const at = addressFlag(http, 'http', 8080);
   if (typeof at === 'string') return at;
-  const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+  const host = hostForWire(at.host);
   let status: { discoveredCandidates?: Candidate[] };
   try {
     const res = await fetch(`http://${host}:${at.port}/status`, { signal: AbortSignal.timeout(timeoutS * 1000) });

@@ -17,9 +17,9 @@ export interface LookupFlags {
   json?: boolean;
 }
 
-type Target = { kind: 'value'; key: NodeId; aor: string } | { kind: 'node'; key: NodeId };
+type LookupTarget = { kind: 'value'; key: NodeId; aor: string } | { kind: 'node'; key: NodeId };
 
-export function parseLookupTarget(text: string): Target | string {
+export function parseLookupTarget(text: string): LookupTarget | string {
   const id = idFromHex(text);
   if (id !== null) return { kind: 'node', key: id };
   const uri = parseUri(text);

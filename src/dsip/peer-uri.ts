@@ -8,6 +8,7 @@
  * Peer-ID is a hash of that text: `010.0.0.1` and `10.0.0.1`, or `::0:1` and `::1`, must not give
  * two IDs for one peer.
  */
+import { hostForWire } from '../common/host-port.js';
 import type { Contact } from '../overlay/contact.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
@@ -64,7 +65,7 @@ export function canonicalIp(host: string): string | null {
 
 /** The host as it appears in a URI or an address: IPv6 in brackets. */
 export function hostRef(ip: string): string {
-  return ip.includes(':') ? `[${ip}]` : ip;
+  return hostForWire(ip);
 }
 
 function validPort(port: number): boolean {

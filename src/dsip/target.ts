@@ -14,7 +14,7 @@ import { ANY_HOLDER_HOST, canonicalIp, parsePeerUri, peerIdParam, type PeerUri }
 
 export const RESOURCE_USER = 'resource';
 
-export type Target = { readonly kind: 'peer'; readonly peer: PeerUri } | { readonly kind: 'resource'; readonly key: NodeId };
+export type RegisterTarget = { readonly kind: 'peer'; readonly peer: PeerUri } | { readonly kind: 'resource'; readonly key: NodeId };
 
 /** `<sip:resource@0.0.0.0;rID=HEX>` for a resource key. */
 export function formatResourceUri(key: NodeId): string {
@@ -26,7 +26,7 @@ export function formatResourceUri(key: NodeId): string {
  * keyed by its `rID` or else by the hash of its canonical AoR (PROTOCOL.md section 1). An rID on a
  * real AoR must be that AoR's hash: a mismatch would store the binding where no lookup finds it.
  */
-export function readTarget(uri: Uri): Result<Target> {
+export function readTarget(uri: Uri): Result<RegisterTarget> {
   if (uri.kind === 'sip' && peerIdParam(uri) !== undefined) {
     const peer = parsePeerUri(uri);
     return peer.ok ? ok({ kind: 'peer', peer: peer.value }) : peer;

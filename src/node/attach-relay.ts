@@ -11,7 +11,7 @@
  * One Call-ID per AoR and a rising CSeq (RFC 3261 section 10.2.4); refreshed every refreshMs
  * with Expires expiresS; Expires: 0 when the AoR's last phone goes (10.2.2).
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../common/logger.js';
 import type { Registrar } from '../registrar/index.js';
 import { createRequest, parseUri, randomCallId, serializeUri, type SipRequest } from '../sip/message/index.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';

@@ -11,6 +11,7 @@
  * - nothing found and a `dns:` entry failed (NXDOMAIN, no records, SERVFAIL, timeout): a
  *   BootstrapDiscoveryError with one human line (a run-time failure: exit 1).
  */
+import { hostPort } from '../common/host-port.js';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { BootstrapDiscoveryError, resolveDnsBootstraps, type DnsSdClient } from '../discovery/dns-sd.js';
@@ -48,7 +49,7 @@ function key(h: HostPort): string {
 }
 
 function show(h: HostPort): string {
-  return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+  return hostPort(h.host, h.port);
 }
 
 /** The configured bootstraps plus those found in DNS and on the link. */

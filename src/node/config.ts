@@ -3,6 +3,7 @@
  * (--config), environment variables (KADSIP_*), command-line flags. Every value is checked here, so
  * the rest of the node can trust it; a bad value stops start-up with a message naming it.
  */
+import { hostPort } from '../common/host-port.js';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
@@ -285,7 +286,7 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
   if (merged.dns !== undefined) {
     config.dns = toList(merged.dns).map((d) => {
       const hp = parseHostPort(d, 'dns', 53);
-      return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+      return hostPort(hp.host, hp.port);
     });
   }
   if (merged.usersFile !== undefined) config.usersFile = merged.usersFile;
@@ -343,7 +344,7 @@ function checkOneFamily(config: NodeConfig): void {
   const family = isIP(listen);
   for (const b of config.bootstrap) {
     if (isIP(b.host) === family) continue;
-    const text = isIP(b.host) === 6 ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+    const text = hostPort(b.host, b.port);
     throw new ConfigError(`bootstrap: ${text} is an IPv${isIP(b.host)} address but listen ${listen} is IPv${family}: a node speaks one IP family, give bootstraps of that family`);
   }
 }

@@ -6,6 +6,7 @@
  * A NATed node's Peer-ID cannot match yet, so the answer may be a 493; it still carries the
  * answerer's DHT-PeerID. Start-up NAT detection and the one-shot CLI client both start here.
  */
+import { hostPort } from '../common/host-port.js';
 import { readCandidates } from '../dsip/candidate-header.js';
 import { encodeRequest, readDhtPeerId, splitAddress, type DhtPeerId } from '../dsip/index.js';
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
@@ -46,7 +47,7 @@ export function firstContactPing(options: FirstContactOptions): Promise<FirstCon
   const target = splitAddress(options.to);
   if (!target) return Promise.resolve(null);
   const { local } = options;
-  const address = local.host.includes(':') ? `[${local.host}]:${local.port}` : `${local.host}:${local.port}`;
+  const address = hostPort(local.host, local.port);
   const self: Contact = { id: peerIdFromAddress(local.host, local.port), address };
   let request;
   try {

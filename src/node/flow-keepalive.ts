@@ -26,7 +26,7 @@
  * that ten thousand phones do not get their pings in one burst.
  */
 import type { Clock, TimerHandle } from '../common/clock.js';
-import type { Binding } from '../registrar/index.js';
+import type { RegistrarBinding } from '../registrar/index.js';
 import { needsFlowRouting, type FlowOpen } from '../registrar/index.js';
 import type { Endpoint } from '../sip/transport/index.js';
 
@@ -91,7 +91,7 @@ export class FlowKeepalive {
 }
 
 /** The UDP flows of bindings that are reached over their flow (needsFlowRouting). */
-export function* natFlows(bindings: Iterable<Binding>, flowOpen?: FlowOpen): Generator<Endpoint> {
+export function* natFlows(bindings: Iterable<RegistrarBinding>, flowOpen?: FlowOpen): Generator<Endpoint> {
   for (const b of bindings) {
     if (b.source.protocol === 'udp' && needsFlowRouting(b, flowOpen)) yield b.source;
   }

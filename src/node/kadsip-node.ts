@@ -3,6 +3,7 @@
  * core (over SIP), the real clock, crypto-seeded randomness, logs, metrics and the HTTP status
  * server. Everything else in src/ is wired here and nowhere else.
  */
+import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -579,10 +580,6 @@ function systemErrorText(e: unknown): string {
 /** The endpoint with its IP in canonical text (RFC 5952 for IPv6, IPv4-mapped as IPv4); a non-IP host as given. */
 function canonicalEndpoint(e: { host: string; port: number }): { host: string; port: number } {
   return { host: canonicalIp(e.host) ?? e.host, port: e.port };
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

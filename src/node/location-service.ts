@@ -16,8 +16,8 @@ import { splitAddress } from '../dsip/index.js';
 import type { LookupResult } from '../overlay/lookup.js';
 import type { OverlayNode } from '../overlay/node.js';
 import { resourceId } from '../overlay/peer-id.js';
-import type { ResolveFailure, Target, TargetResolver } from '../proxy/index.js';
-import { bindingDestination, needsFlowRouting, type Binding, type FlowOpen, type Registrar } from '../registrar/index.js';
+import type { ResolveFailure, ProxyTarget, TargetResolver } from '../proxy/index.js';
+import { bindingDestination, needsFlowRouting, type RegistrarBinding, type FlowOpen, type Registrar } from '../registrar/index.js';
 import { DnsError, Rfc3263Error, type Rfc3263Resolver } from '../resolve/index.js';
 import { canonicalAor, parseUri, serializeUri, type SipRequest, type SipUri, type Uri } from '../sip/message/index.js';
 import { normalizeHost, type Endpoint, type Protocol } from '../sip/transport/index.js';
@@ -61,7 +61,7 @@ export class LocationService implements TargetResolver {
     return uri.kind === 'sip' && uri.user !== null && this.options.isOverlayHost(uri.host.toLowerCase());
   }
 
-  async resolve(request: SipRequest): Promise<Target[] | ResolveFailure> {
+  async resolve(request: SipRequest): Promise<ProxyTarget[] | ResolveFailure> {
     const uri = request.uri;
     if (uri.kind !== 'sip') return { status: 416, reason: 'Unsupported URI Scheme' };
     if (!this.options.isOverlayHost(uri.host.toLowerCase())) return this.resolveByDns(uri);
@@ -170,7 +170,7 @@ export class LocationService implements TargetResolver {
    * the recipient does not handle. A DNS failure (SERVFAIL, timeout, refused) is transient: 503
    * with Retry-After.
    */
-  private async resolveByDns(uri: SipUri): Promise<Target[] | ResolveFailure> {
+  private async resolveByDns(uri: SipUri): Promise<ProxyTarget[] | ResolveFailure> {
     try {
       const [first, ...rest] = (await this.options.dns.resolve(uri)).map(
         (t): Endpoint => ({ protocol: t.protocol, host: t.host, port: t.port }),
@@ -188,7 +188,7 @@ export class LocationService implements TargetResolver {
 }
 
 /** A registered phone: its Contact, or the flow it registered on (src/registrar/flow.ts says which). */
-function targetOfBinding(binding: Binding, flowOpen: FlowOpen | undefined): Target {
+function targetOfBinding(binding: RegistrarBinding, flowOpen: FlowOpen | undefined): ProxyTarget {
   return { uri: binding.contact, destination: bindingDestination(binding, flowOpen), q: binding.q };
 }
 

@@ -8,9 +8,10 @@
  *  3. An iterative FIND_VALUE or FIND_NODE from there, in that overlay.
  * `kadsip lookup`, `kadsip candidates --via` and the live tests use it.
  */
+import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { pino } from 'pino';
+import { SILENT_LOGGER } from '../common/logger.js';
 import { realClock } from '../common/real-clock.js';
 import type { Contact } from '../overlay/contact.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
@@ -41,7 +42,7 @@ export type CandidatesOutcome =
 
 /** `via` as the address text peers use: IP:PORT, [IPv6]:PORT. */
 function addressOf(via: HostPort): string {
-  return via.host.includes(':') ? `[${via.host}]:${via.port}` : `${via.host}:${via.port}`;
+  return hostPort(via.host, via.port);
 }
 
 /**
@@ -116,7 +117,7 @@ export async function lookupThrough(
       const self = { id: peerIdFromAddress(client.local.host, client.local.port), address: addressOf(client.local) };
       const core = new OverlayNode({
         self,
-        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: pino({ level: 'silent' }) }),
+        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: SILENT_LOGGER }),
         clock: realClock,
         random: new SeededRandom(randomInt(2 ** 32)),
         config: { role: 'client' },

@@ -11,7 +11,7 @@
  * address) and tells the watch the new current address through `current()`.
  */
 import type { Socket } from 'node:dgram';
-import type { Logger } from 'pino';
+import type { Logger } from '../common/logger.js';
 import { splitAddress } from '../dsip/index.js';
 import { stunBinding } from '../nat/stun/index.js';
 

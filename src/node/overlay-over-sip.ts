@@ -4,7 +4,7 @@
  * handed to the core, and answered in the same server transaction. Retransmissions and timeouts
  * are the transaction layer's (Timer E/F); the core keeps its own shorter deadline on top.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../common/logger.js';
 import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, offerOf, splitAddress } from '../dsip/index.js';
 import type { Contact, PeerAddress } from '../overlay/contact.js';
 import type { RequestEnvelope, RpcResult } from '../overlay/messages.js';

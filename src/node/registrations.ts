@@ -4,7 +4,7 @@
  * `AoR -> sip:user@THIS_NODE` in the overlay, keeps it fresh while the phone refreshes, and
  * REMOVEs it when the last binding goes (unregister or expiry).
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
 import { hour, minute } from '../overlay/constants.js';
 import type { OverlayNode } from '../overlay/node.js';

@@ -15,7 +15,7 @@ import { stripTopVia } from './via.js';
 export interface BranchPlan {
   readonly request: SipRequest;
   readonly destination: Endpoint;
-  /** Target.failover: the other addresses of the server set, tried in turn (RFC 3263 4.3). */
+  /** ProxyTarget.failover: the other addresses of the server set, tried in turn (RFC 3263 4.3). */
   readonly failover?: readonly Endpoint[];
 }
 

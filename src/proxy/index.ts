@@ -2,7 +2,7 @@
 export { StatefulProxy, defaultLocalHandler, DEFAULT_MAX_BRANCHES, DEFAULT_MAX_CONTEXTS, DEFAULT_RESOLVE_TIMEOUT_MS } from './proxy.js';
 export { selectBest } from './response-select.js';
 export type {
-  Target,
+  ProxyTarget,
   TargetResolver,
   ResolveFailure,
   SelfAddress,

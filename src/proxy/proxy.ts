@@ -33,6 +33,7 @@ import { findTargets, planBranches, type TargetDeps } from './targets.js';
 import type { LocalHandler, ProxyOptions, ProxyStats } from './types.js';
 import { validateForForwarding } from './validate.js';
 import { stripTopVia } from './via.js';
+import { SILENT_LOGGER } from '../common/logger.js';
 
 export const DEFAULT_MAX_BRANCHES = 10;
 export const DEFAULT_MAX_CONTEXTS = 10_000;
@@ -40,8 +41,6 @@ export const DEFAULT_RESOLVE_TIMEOUT_MS = 10_000;
 /** Retry-After (seconds) on the 503 we give when full. */
 const OVERLOAD_RETRY_AFTER_S = 5;
 
-const noop = () => {};
-const SILENT: Logger = { debug: noop, info: noop, warn: noop };
 
 /** Default local behaviour (the proxy as UAS, 16.5 "the Request-URI is us"): OPTIONS 200, else 404. */
 export const defaultLocalHandler: LocalHandler = (req, txn) => {
@@ -91,7 +90,7 @@ export class StatefulProxy {
     this.#recordRoute = opts.recordRoute ?? true;
     this.#supported = new Set((opts.supportedExtensions ?? []).map((t) => t.toLowerCase()));
     this.#clock = opts.clock ?? realClock;
-    this.#log = opts.logger ?? SILENT;
+    this.#log = opts.logger ?? SILENT_LOGGER;
     this.#local = opts.local ?? defaultLocalHandler;
     this.#maxContexts = opts.limits?.maxContexts ?? DEFAULT_MAX_CONTEXTS;
     this.#hooks = {

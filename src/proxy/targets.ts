@@ -24,7 +24,7 @@ interface ResolvedTarget {
   /** Undefined: the next hop comes from the Route set. */
   readonly destination: Endpoint | undefined;
   readonly q: number;
-  /** Target.failover, when the resolver gave one. */
+  /** ProxyTarget.failover, when the resolver gave one. */
   readonly failover?: readonly Endpoint[];
 }
 

@@ -10,7 +10,7 @@ import type { Endpoint, Logger, Protocol } from '../sip/transport/index.js';
 export type { Endpoint, Logger, Protocol };
 
 /** One element of the target set (16.5), already resolved to a transport address. */
-export interface Target {
+export interface ProxyTarget {
   /** The new Request-URI of this branch (16.6 step 2), as text. */
   readonly uri: string;
   /** Where to send it when no Route header remains (16.6 step 7). */
@@ -40,7 +40,7 @@ export interface TargetResolver {
    * (or whose Request-URI host is a name): [] gives 404, a ResolveFailure gives that status.
    * A rejection gives 500; taking longer than ProxyOptions.timers.resolve gives 503.
    */
-  resolve(request: SipRequest): Promise<Target[] | ResolveFailure>;
+  resolve(request: SipRequest): Promise<ProxyTarget[] | ResolveFailure>;
   /**
    * Optional: the transport address of a next hop named by host name (a Route URI or an ACK's
    * Request-URI with a domain). Without it such hops fail with 503 (numeric hosts need no help).

@@ -12,7 +12,7 @@ import type { Endpoint } from '../sip/transport/index.js';
 import { MinHeap } from '../common/min-heap.js';
 import { uriEquals } from './uri-equal.js';
 
-export interface Binding {
+export interface RegistrarBinding {
   /** Canonical AoR (canonicalAor of the To URI). */
   readonly aor: string;
   /** The Contact URI as registered (serialised, without header parameters). */
@@ -47,7 +47,7 @@ export interface BindingChange {
   readonly aor: string;
   readonly kind: BindingChangeKind;
   /** The binding after the change ('added', 'refreshed') or as it was ('removed', 'expired'). */
-  readonly binding: Binding;
+  readonly binding: RegistrarBinding;
   /**
    * Bindings the AoR holds right after this change. Within one handle() result an AoR may pass
    * through 0 (an expired binding swept, then a new one added): use aorBecameReachable /
@@ -65,16 +65,16 @@ export const DEFAULT_MAX_AORS = 100_000;
 export const DEFAULT_MAX_BINDINGS_PER_AOR = 10;
 
 /** Highest q first; equal q keep registration order (the sort is stable). */
-export function sortByQ(bindings: readonly Binding[]): Binding[] {
+export function sortByQ(bindings: readonly RegistrarBinding[]): RegistrarBinding[] {
   return bindings.slice().sort((a, b) => b.q - a.q);
 }
 
 export class BindingStore {
   readonly maxAors: number;
   readonly maxBindingsPerAor: number;
-  #aors = new Map<string, Binding[]>();
+  #aors = new Map<string, RegistrarBinding[]>();
   #count = 0;
-  #expiry = new MinHeap<Binding>();
+  #expiry = new MinHeap<RegistrarBinding>();
 
   constructor(opts: BindingStoreOptions = {}) {
     this.maxAors = opts.maxAors ?? DEFAULT_MAX_AORS;
@@ -99,22 +99,22 @@ export class BindingStore {
   }
 
   /** Every stored binding of the AoR in registration order, expired ones not yet swept included. */
-  all(aor: string): readonly Binding[] {
+  all(aor: string): readonly RegistrarBinding[] {
     return this.#aors.get(aor) ?? [];
   }
 
   /** Unexpired bindings, highest q first. */
-  lookup(aor: string, now: number): Binding[] {
+  lookup(aor: string, now: number): RegistrarBinding[] {
     return sortByQ(this.all(aor).filter((b) => b.expiresAt > now));
   }
 
   /** The binding whose Contact URI equals `uri` under RFC 3261 19.1.4. */
-  find(aor: string, uri: Uri): Binding | undefined {
+  find(aor: string, uri: Uri): RegistrarBinding | undefined {
     return this.all(aor).find((b) => uriEquals(b.contactUri, uri));
   }
 
   /** Adds a binding, or replaces the one with an equal Contact URI (kept at its position). */
-  put(binding: Binding): BindingChange {
+  put(binding: RegistrarBinding): BindingChange {
     return this.#put(binding, true);
   }
 
@@ -124,7 +124,7 @@ export class BindingStore {
    * not to the intermediate state. Throws RangeError, changing nothing, when the result is out of
    * bounds.
    */
-  apply(aor: string, puts: readonly Binding[], removals: readonly Binding[]): BindingChange[] {
+  apply(aor: string, puts: readonly RegistrarBinding[], removals: readonly RegistrarBinding[]): BindingChange[] {
     const list = this.all(aor);
     let added = 0;
     for (const b of puts) {
@@ -143,7 +143,7 @@ export class BindingStore {
     return out;
   }
 
-  #put(binding: Binding, checkLimit: boolean): BindingChange {
+  #put(binding: RegistrarBinding, checkLimit: boolean): BindingChange {
     let list = this.#aors.get(binding.aor);
     const idx = list === undefined ? -1 : list.findIndex((b) => uriEquals(b.contactUri, binding.contactUri));
     if (list !== undefined && idx >= 0) {
@@ -164,7 +164,7 @@ export class BindingStore {
   }
 
   /** Removes this exact binding object; undefined when it is no longer stored. */
-  remove(binding: Binding, kind: 'removed' | 'expired' = 'removed'): BindingChange | undefined {
+  remove(binding: RegistrarBinding, kind: 'removed' | 'expired' = 'removed'): BindingChange | undefined {
     const list = this.#aors.get(binding.aor);
     if (list === undefined) return undefined;
     const idx = list.indexOf(binding);
@@ -208,7 +208,7 @@ export class BindingStore {
     this.#expiry.clear();
   }
 
-  #schedule(binding: Binding): void {
+  #schedule(binding: RegistrarBinding): void {
     this.#expiry.push(binding.expiresAt, binding);
     // Refreshes leave stale entries behind; rebuild when they outnumber the live ones.
     if (this.#expiry.size > 2 * this.#count + 1024) {

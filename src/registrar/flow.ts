@@ -19,13 +19,13 @@
  */
 import { getUriParam, type Uri } from '../sip/message/index.js';
 import { normalizeHost, type Endpoint } from '../sip/transport/index.js';
-import type { Binding } from './binding-store.js';
+import type { RegistrarBinding } from './binding-store.js';
 
 /** Whether the transport still holds an open connection to this source (TCP); false for UDP. */
 export type FlowOpen = (source: Endpoint) => boolean;
 
 /** True when requests for this binding must go back over the flow it registered on (rules 1-3 above). */
-export function needsFlowRouting(binding: Binding, flowOpen: FlowOpen = () => false): boolean {
+export function needsFlowRouting(binding: RegistrarBinding, flowOpen: FlowOpen = () => false): boolean {
   const uri = binding.contactUri;
   if (uri.kind !== 'sip') return true;
   if (binding.regId !== undefined || getUriParam(uri, 'ob') !== undefined) return true;
@@ -42,7 +42,7 @@ export function contactEndpoint(uri: Uri): Endpoint | null {
 }
 
 /** Where a request for this binding is sent: the flow it registered on, or its Contact. */
-export function bindingDestination(binding: Binding, flowOpen: FlowOpen = () => false): Endpoint {
+export function bindingDestination(binding: RegistrarBinding, flowOpen: FlowOpen = () => false): Endpoint {
   if (needsFlowRouting(binding, flowOpen)) return binding.source;
   return contactEndpoint(binding.contactUri) ?? binding.source;
 }

@@ -12,7 +12,7 @@ export {
   sortByQ,
   DEFAULT_MAX_AORS,
   DEFAULT_MAX_BINDINGS_PER_AOR,
-  type Binding,
+  type RegistrarBinding,
   type BindingChange,
   type BindingChangeKind,
   type BindingStoreOptions,

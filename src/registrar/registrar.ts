@@ -38,7 +38,7 @@ import {
   type Uri,
 } from '../sip/message/index.js';
 import type { Endpoint } from '../sip/transport/index.js';
-import { BindingStore, type Binding, type BindingChange } from './binding-store.js';
+import { BindingStore, type RegistrarBinding, type BindingChange } from './binding-store.js';
 import {
   contactInstanceId,
   contactQ,
@@ -93,7 +93,7 @@ interface PlannedContact {
   readonly uri: Uri;
   readonly expiresS: number;
   readonly q: number;
-  readonly existing: Binding | undefined;
+  readonly existing: RegistrarBinding | undefined;
 }
 
 export class Registrar {
@@ -249,7 +249,7 @@ export class Registrar {
   }
 
   /** Unexpired bindings of a canonical AoR, highest q first (the proxy's target set). */
-  lookup(aor: string, now: number): Binding[] {
+  lookup(aor: string, now: number): RegistrarBinding[] {
     return this.store.lookup(aor, now);
   }
 
@@ -263,7 +263,7 @@ export class Registrar {
     return this.store.aors();
   }
 
-  #binding(aor: string, p: PlannedContact, callId: string, cseq: number, source: Endpoint, now: number): Binding {
+  #binding(aor: string, p: PlannedContact, callId: string, cseq: number, source: Endpoint, now: number): RegistrarBinding {
     const instanceId = contactInstanceId(p.na);
     const regId = contactRegId(p.na);
     return {
@@ -298,11 +298,11 @@ export class Registrar {
 }
 
 /** Seconds left, rounded up, at least 1 while the binding lives (expires=0 would read as removed). */
-export function remainingSeconds(b: Binding, now: number): number {
+export function remainingSeconds(b: RegistrarBinding, now: number): number {
   return Math.max(1, Math.ceil((b.expiresAt - now) / 1000 - 1e-6));
 }
 
-function contactValue(b: Binding, now: number): string {
+function contactValue(b: RegistrarBinding, now: number): string {
   return serializeNameAddr({
     displayName: null,
     uri: b.contactUri,

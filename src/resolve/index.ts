@@ -20,6 +20,6 @@ export {
   SIP_DEFAULT_PORT,
   type Rfc3263ErrorCode,
   type Rfc3263ResolverOptions,
-  type Target,
+  type ServerTarget,
   type TargetSource,
 } from './rfc3263.js';

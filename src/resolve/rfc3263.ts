@@ -30,7 +30,7 @@ export const SIP_DEFAULT_PORT = 5060;
 export type TargetSource = 'numeric' | 'address' | 'srv' | 'naptr';
 
 /** One place to send a request to, in the order to try (RFC 3263 section 4.3). */
-export interface Target extends Endpoint {
+export interface ServerTarget extends Endpoint {
   readonly protocol: Protocol;
   /** An IP address in socket form (IPv6 without brackets). */
   readonly host: string;
@@ -79,7 +79,7 @@ const NAPTR_SERVICES: Readonly<Record<string, Protocol>> = {
   'SIP+D2T': 'tcp',
 };
 
-type Outcome = { targets: Target[]; error: DnsError | undefined };
+type Outcome = { targets: ServerTarget[]; error: DnsError | undefined };
 
 export class Rfc3263Resolver {
   private readonly dns: DnsClient;
@@ -101,7 +101,7 @@ export class Rfc3263Resolver {
    * The targets for `uri`, in the order to try them. Rejects with Rfc3263Error for
    * sips:/unsupported transports and with DnsError when DNS could not answer.
    */
-  async resolve(uri: SipUri): Promise<Target[]> {
+  async resolve(uri: SipUri): Promise<ServerTarget[]> {
     if (uri.scheme.toLowerCase() === 'sips') {
       throw new Rfc3263Error('unsupported-scheme', 'sips: URIs need TLS (RFC 3263 4.1), which is not supported');
     }
@@ -229,10 +229,10 @@ export class Rfc3263Resolver {
     weight: number,
     naptr?: { order: number; preference: number },
   ): Promise<Outcome> {
-    const make = (host: string): Target => ({ protocol, host, port, name, source, priority, weight, ...(naptr ? { naptr } : {}) });
+    const make = (host: string): ServerTarget => ({ protocol, host, port, name, source, priority, weight, ...(naptr ? { naptr } : {}) });
     if (isIP(name) !== 0) return { targets: [make(name)], error: undefined };
     const lookups = await Promise.allSettled(this.families.map((f) => (f === 4 ? this.dns.a(name) : this.dns.aaaa(name))));
-    const targets: Target[] = [];
+    const targets: ServerTarget[] = [];
     let error: DnsError | undefined;
     for (const l of lookups) {
       if (l.status === 'fulfilled') targets.push(...l.value.map((r: AddressRecord) => make(r.address)));
@@ -243,9 +243,9 @@ export class Rfc3263Resolver {
   }
 
   /** Deduplicates and bounds the list; a failure with nothing to show for it becomes the answer. */
-  private finish(outcome: Outcome): Target[] {
+  private finish(outcome: Outcome): ServerTarget[] {
     const seen = new Set<string>();
-    const out: Target[] = [];
+    const out: ServerTarget[] = [];
     for (const t of outcome.targets) {
       const key = `${t.protocol}|${t.host}|${t.port}`;
       if (seen.has(key)) continue;

@@ -13,7 +13,7 @@ import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
 import { SelfAddresses } from '../../src/proxy/self.js';
 import { canonicalAor, canonicalIpv6, getTopVia, parseMessage, parseUri, serializeMessage, viaReceived, type SipMessage } from '../../src/sip/message/index.js';
-import { bindingDestination, needsFlowRouting, type Binding } from '../../src/registrar/index.js';
+import { bindingDestination, needsFlowRouting, type RegistrarBinding } from '../../src/registrar/index.js';
 import { normalizeHost, stampReceived } from '../../src/sip/transport/index.js';
 
 /**
@@ -176,7 +176,7 @@ describe('IPv6 hosts compare as addresses, not as text', () => {
     const uri = parseUri(contact);
     if (!uri.ok) throw new Error('parse');
     const source = { protocol: 'udp' as const, host: '2001:db8::c', port: 40000 };
-    const b: Binding = { aor: 'sip:carol@v6.example', contact, contactUri: uri.value, params: [], q: 1, expiresAt: 1e9, callId: 'c', cseq: 1, source, createdAt: 0, updatedAt: 0 };
+    const b: RegistrarBinding = { aor: 'sip:carol@v6.example', contact, contactUri: uri.value, params: [], q: 1, expiresAt: 1e9, callId: 'c', cseq: 1, source, createdAt: 0, updatedAt: 0 };
     expect(needsFlowRouting(b)).toBe(false);
     expect(bindingDestination(b)).toEqual({ protocol: 'udp', host: '2001:db8::c', port: 5080 });
   });

@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FlowKeepalive, natFlows } from '../../src/node/flow-keepalive.js';
-import type { Binding } from '../../src/registrar/index.js';
+import type { RegistrarBinding } from '../../src/registrar/index.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { VirtualClock } from '../../src/sim/virtual-clock.js';
 import { parseUri } from '../../src/sip/message/index.js';
 import type { Endpoint } from '../../src/sip/transport/index.js';
 
-function binding(contact: string, source: Endpoint): Binding {
+function binding(contact: string, source: Endpoint): RegistrarBinding {
   const uri = parseUri(contact);
   if (!uri.ok) throw new Error(contact);
   return { aor: 'sip:bob@example.com', contact, contactUri: uri.value, params: [], q: 1, expiresAt: 1e12, callId: 'c', cseq: 1, source, createdAt: 0, updatedAt: 0 };

@@ -4,12 +4,12 @@ import { realClock } from '../../src/common/real-clock.js';
 import { LocationService } from '../../src/node/location-service.js';
 import type { OverlayNode } from '../../src/overlay/node.js';
 import type { Registrar } from '../../src/registrar/index.js';
-import { DnsError, NodeDnsClient, Rfc3263Resolver, type Target } from '../../src/resolve/index.js';
+import { DnsError, NodeDnsClient, Rfc3263Resolver, type ServerTarget } from '../../src/resolve/index.js';
 import { createRequest, parseUri, type SipUri } from '../../src/sip/message/index.js';
 import { startDnsServer } from '../resolve/dns-server.js';
 import { TEST_ZONE } from '../resolve/zone.js';
 
-function service(answer: (uri: SipUri) => Promise<Target[]>): LocationService {
+function service(answer: (uri: SipUri) => Promise<ServerTarget[]>): LocationService {
   const unused = new Proxy({}, { get: () => { throw new Error('not for a DNS domain'); } });
   return new LocationService({
     registrar: unused as Registrar,
@@ -23,7 +23,7 @@ function service(answer: (uri: SipUri) => Promise<Target[]>): LocationService {
 }
 
 const invite = (uri: string) => createRequest({ method: 'INVITE', uri, from: '<sip:alice@overlay.example>;tag=a', to: `<${uri}>`, callId: 'ls-1', cseq: 1 });
-const srv = (host: string, port: number): Target => ({ protocol: 'udp', host, port, name: 'x.pbx.test', source: 'naptr', priority: 10, weight: 0 });
+const srv = (host: string, port: number): ServerTarget => ({ protocol: 'udp', host, port, name: 'x.pbx.test', source: 'naptr', priority: 10, weight: 0 });
 
 describe('LocationService: RFC 3263 domains', () => {
   it('the resolved addresses are one target (Request-URI unchanged), the later ones its failover, in order', async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loopbackSipEndpoint } from '../helpers/sip-endpoint.js';
 import { createRequest, createResponse, getTopVia, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import type { Endpoint } from '../../src/sip/transport/index.js';
-import { StatefulProxy, type Target } from '../../src/proxy/index.js';
+import { StatefulProxy, type ProxyTarget } from '../../src/proxy/index.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -40,7 +40,7 @@ describe('StatefulProxy end to end: UAC socket → proxy → UAS socket on 127.0
         { host: '127.0.0.1', port: proxyAddr.port, protocol: 'tcp' },
       ],
       resolver: {
-        resolve: (req: SipRequest): Promise<Target[]> =>
+        resolve: (req: SipRequest): Promise<ProxyTarget[]> =>
           Promise.resolve([{ uri: `sip:bob@127.0.0.1:${uasAddr.port}`, destination: req.method === 'MESSAGE' ? uas.transport.local('tcp') : uasAddr }]),
       },
     });

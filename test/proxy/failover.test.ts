@@ -1,5 +1,5 @@
 /**
- * Serial failover through the addresses of a located server set (Target.failover, RFC 3263 4.3):
+ * Serial failover through the addresses of a located server set (ProxyTarget.failover, RFC 3263 4.3):
  * the next address on silence (INVITE: nothing within 4*T1), a timeout, a transport error or a
  * 503; 480 with Retry-After once every address failed; a real answer ends the search.
  */

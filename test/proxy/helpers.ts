@@ -1,7 +1,7 @@
 /** A proxy on the real TransactionLayer over the recording fake transport and the fake clock. */
 import { createRequest, createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { stampReceived, type Endpoint } from '../../src/sip/transport/index.js';
-import { StatefulProxy, type ProxyOptions, type Target, type TargetResolver } from '../../src/proxy/index.js';
+import { StatefulProxy, type ProxyOptions, type ProxyTarget, type TargetResolver } from '../../src/proxy/index.js';
 import { setup, TIMERS } from '../sip/transaction/fakes.js';
 
 export const T1 = TIMERS.T1;
@@ -13,7 +13,7 @@ export const UAS1: Endpoint = { protocol: 'udp', host: '10.0.0.3', port: 5080 };
 export const UAS2: Endpoint = { protocol: 'udp', host: '10.0.0.4', port: 5090 };
 export const RR = '<sip:10.0.0.1:5060;lr>';
 
-export function target(to: Endpoint, user = 'bob', q?: number): Target {
+export function target(to: Endpoint, user = 'bob', q?: number): ProxyTarget {
   return { uri: `sip:${user}@${to.host}:${to.port}`, destination: to, ...(q !== undefined ? { q } : {}) };
 }
 

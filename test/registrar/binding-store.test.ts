@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BindingStore, aorBecameReachable, aorBecameUnreachable, type Binding } from '../../src/registrar/index.js';
+import { BindingStore, aorBecameReachable, aorBecameUnreachable, type RegistrarBinding } from '../../src/registrar/index.js';
 import { parseUri, type Uri } from '../../src/sip/message/index.js';
 import { PHONE } from './helpers.js';
 
@@ -10,7 +10,7 @@ function u(s: string): Uri {
   return r.value;
 }
 
-function binding(aor: string, contact: string, expiresAt: number, q = 1): Binding {
+function binding(aor: string, contact: string, expiresAt: number, q = 1): RegistrarBinding {
   return {
     aor,
     contact,

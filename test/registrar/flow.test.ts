@@ -1,7 +1,7 @@
 /** The contact-routing rule (src/registrar/flow.ts): the registered Contact unless NAT is detected. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bindingDestination, contactEndpoint, needsFlowRouting, type Binding } from '../../src/registrar/index.js';
+import { bindingDestination, contactEndpoint, needsFlowRouting, type RegistrarBinding } from '../../src/registrar/index.js';
 import { parseUri, type Uri } from '../../src/sip/message/index.js';
 import type { Endpoint } from '../../src/sip/transport/index.js';
 
@@ -11,7 +11,7 @@ function u(s: string): Uri {
   return r.value;
 }
 
-function binding(contact: string, source: Endpoint, extra: Partial<Binding> = {}): Binding {
+function binding(contact: string, source: Endpoint, extra: Partial<RegistrarBinding> = {}): RegistrarBinding {
   return { aor: 'sip:alice@example.com', contact, contactUri: u(contact), params: [], q: 1, expiresAt: 1e9, callId: 'c', cseq: 1, source, createdAt: 0, updatedAt: 0, ...extra };
 }
 

@@ -12,7 +12,7 @@ import {
   Rfc3263Resolver,
   type DnsClient,
   type Rfc3263ResolverOptions,
-  type Target,
+  type ServerTarget,
 } from '../../src/resolve/index.js';
 import { startDnsServer, startSilentUdpServer, unusedUdpPort, type DnsServer } from './dns-server.js';
 import { CountingDnsClient, scriptedRandom } from './helpers.js';
@@ -25,7 +25,7 @@ function sipUri(s: string): SipUri {
 }
 
 /** The parts of a target the ordering tests care about. */
-function brief(ts: readonly Target[]): string[] {
+function brief(ts: readonly ServerTarget[]): string[] {
   return ts.map((t) => `${t.protocol}:${t.host}:${t.port}`);
 }
 

@@ -1,10 +1,3 @@
-/** pino-compatible logger shape (`logger.warn({ ...fields }, 'text')`); methods used by the STUN modules. */
-export type StunLogFn = (obj: object, msg?: string) => void;
-export interface StunLogger {
-  debug: StunLogFn;
-  info: StunLogFn;
-  warn: StunLogFn;
-}
-
-const noop: StunLogFn = () => {};
-export const SILENT_LOGGER: StunLogger = { debug: noop, info: noop, warn: noop };
+/** The STUN modules take the project's one logger shape (src/common/logger.ts). */
+export type { Logger as StunLogger, LogFn as StunLogFn } from '../../common/logger.js';
+export { SILENT_LOGGER } from '../../common/logger.js';

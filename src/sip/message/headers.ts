@@ -3,6 +3,7 @@
  * name-addr family (To, From, Contact, Route, Record-Route), CSeq and the
  * scalar headers. Inputs are unfolded header values (see parse.ts).
  */
+import { hostForWire } from '../../common/host-port.js';
 import { isToken, isWsp, parseUint, quotedEnd, skipWs, splitTopLevel, tokenEnd, trimWsp } from './chars.js';
 import { classifyHost, parsePort } from './host.js';
 import { memoizeParser } from './memo.js';
@@ -108,7 +109,7 @@ function checkViaParams(params: readonly Param[]): string | null {
     if ((n === 'received' || n === 'maddr') && p.value !== null) {
       // RFC 5118 section 4.5: accept received with or without brackets.
       const v = p.value;
-      const host = v.includes(':') && !v.startsWith('[') ? `[${v}]` : v;
+      const host = hostForWire(v);
       if (classifyHost(host) === null) return `invalid Via ${n} address`;
     }
   }

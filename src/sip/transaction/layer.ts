@@ -27,20 +27,19 @@ import {
   type TransactionLayerOptions,
   type TransactionStats,
 } from './types.js';
+import { SILENT_LOGGER } from '../../common/logger.js';
 
 export const DEFAULT_MAX_TRANSACTIONS = 100_000;
 /** Branch draws before giving up on a unique one (only a broken `random` repeats). */
 const BRANCH_ATTEMPTS = 8;
 
-const noop = () => {};
-const SILENT: Logger = { debug: noop, info: noop, warn: noop };
 
 /** `{ T1: undefined }` must mean the default, not NaN timers. */
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-export type RequestHandler = (request: SipRequest, txn: ServerTransaction) => void;
+export type SipRequestHandler = (request: SipRequest, txn: ServerTransaction) => void;
 export type StrayHandler = (message: SipMessage, source: Endpoint) => void;
 
 export class TransactionLayer {
@@ -51,7 +50,7 @@ export class TransactionLayer {
   readonly #clients = new Map<string, ClientBase>();
   readonly #servers = new Map<string, ServerBase>();
   readonly #ctx: TxnContext;
-  #onRequest: RequestHandler | undefined;
+  #onRequest: SipRequestHandler | undefined;
   #onStray: StrayHandler | undefined;
   #retransmissions = 0;
   #timeouts = 0;
@@ -61,7 +60,7 @@ export class TransactionLayer {
     this.#opts = opts;
     this.#random = opts.random ?? defaultBranchRandom;
     this.#max = opts.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS;
-    this.#log = opts.logger ?? SILENT;
+    this.#log = opts.logger ?? SILENT_LOGGER;
     this.#ctx = {
       clock: opts.clock,
       timers: { ...DEFAULT_TIMERS, ...definedOnly(opts.timers ?? {}) },
@@ -93,7 +92,7 @@ export class TransactionLayer {
   }
 
   /** The TU's entry point for new requests (retransmissions are absorbed). Replaces any previous handler. */
-  onRequest(handler: RequestHandler): void {
+  onRequest(handler: SipRequestHandler): void {
     this.#onRequest = handler;
   }
 

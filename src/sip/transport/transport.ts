@@ -32,6 +32,7 @@ import {
 } from './types.js';
 import { UdpChannel } from './udp.js';
 import { sentByIsOurs, stampReceived } from './via-stamp.js';
+import { SILENT_LOGGER } from '../../common/logger.js';
 
 export interface ListenOptions {
   /** IP address to bind (an IP, not a name: it is also what our Via sent-by and the 18.1.2 check use). */
@@ -61,8 +62,6 @@ export function looksLikeStun(data: Buffer): boolean {
   return data.length >= 20 && data[0]! <= 3 && data.readUInt32BE(4) === STUN_MAGIC_COOKIE;
 }
 
-const noop = () => {};
-const SILENT: Logger = { debug: noop, info: noop, warn: noop };
 
 function isAddrInUse(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EADDRINUSE';
@@ -86,7 +85,7 @@ export class SipTransport {
     // and `--listen [0:0::1]` must write what peers see, `::1` (PROTOCOL.md section 9).
     this.#host = canonicalIpv6(opts.host) ?? opts.host;
     this.#aliases = opts.aliases ?? [];
-    this.#log = opts.logger ?? SILENT;
+    this.#log = opts.logger ?? SILENT_LOGGER;
     this.#limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) };
     this.#badInput = new PerSourceRateLimit(this.#limits.maxLoggedSources, BAD_INPUT_LOG_INTERVAL_MS);
   }

@@ -29,14 +29,7 @@ export interface SendError {
   readonly message: SipMessage;
 }
 
-/** pino-compatible: `logger.warn({ ...fields }, 'text')`. Every method is optional to implement cheaply. */
-export type LogFn = (obj: object, msg?: string) => void;
-export interface Logger {
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error?: LogFn;
-}
+export type { Logger, LogFn } from '../../common/logger.js';
 
 export interface TransportLimits {
   /** Concurrent TCP connections, inbound and outbound together; more are refused. Default 1024. */
@@ -91,7 +84,4 @@ export function endpointKey(e: { host: string; port: number }): string {
   return `${normalizeHost(e.host)}|${e.port}`;
 }
 
-/** Host as it appears in a Via sent-by or URI: IPv6 literals get brackets. */
-export function hostForWire(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
+export { hostForWire } from '../../common/host-port.js';
