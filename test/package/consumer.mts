@@ -7,7 +7,7 @@
  * it. Prints one JSON line of what it saw for the test to check, and exits by itself once both
  * nodes stopped (a node that left a socket or timer open would keep it running).
  */
-import { ConfigError, startNode, type KadsipNodeHandle, type LocateResult, type NodeStatus } from 'kadsip';
+import { ConfigError, resolveConfig, startNode, type KadsipNodeHandle, type LocateResult, type NodeStatus } from 'kadsip';
 // @ts-expect-error: internals are not part of the package's exports map (tsc fails if they become importable)
 import type {} from 'kadsip/dist/node/kadsip-node.js';
 
@@ -16,7 +16,8 @@ const overlay = { listen: '127.0.0.1:0', transports: 'udp', domain: 'overlay.tes
 const a: KadsipNodeHandle = await startNode(overlay);
 let b: KadsipNodeHandle | undefined;
 try {
-  b = await startNode({ ...overlay, bootstrap: a.address });
+  // B from a checked configuration (resolveConfig), A from the raw keys.
+  b = await startNode(resolveConfig({ ...overlay, bootstrap: a.address }));
   const published = await a.publish('sip:Alice@Overlay.Test');
   const located: LocateResult = await b.locate('sip:Alice@overlay.test');
   const unknown: LocateResult = await b.locate('sip:nobody@overlay.test');
