@@ -8,13 +8,16 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
 
+/** A SIP transport protocol a node listens on. */
 export type Protocol = 'udp' | 'tcp';
 
+/** An IP address (IPv6 without brackets) and a port. */
 export interface HostPort {
   host: string;
   port: number;
 }
 
+/** A node's configuration, every value checked (what resolveConfig returns from ConfigInput). */
 export interface NodeConfig {
   /** Where the node's SIP transports listen (its public address unless behind NAT). */
   listen: HostPort;
@@ -126,6 +129,7 @@ export interface ConfigInput {
   natKeepaliveS?: string | number;
 }
 
+/** A configuration value that is wrong; the message names the setting (`listen: ...`) and says why. */
 export class ConfigError extends Error {}
 
 const ENV: Record<keyof ConfigInput, string> = {
