@@ -13,6 +13,7 @@
  * One JSON line per measurement on stdout: {"rtt":ADDR,"ms":X} | {"published":AOR,"storedAt":N}
  * | {"lookup":AOR,"found":B,"rounds":R,"rpcs":N,"stalls":S,"failures":F,"ms":X}.
  */
+import { openSipStack } from '../src/sip/stack.js';
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SILENT_LOGGER } from '../src/common/logger.js';
@@ -22,8 +23,6 @@ import { firstContactPing } from '../src/node/first-contact.js';
 import { OverlayNode } from '../src/overlay/node.js';
 import { peerIdFromAddress, resourceId } from '../src/overlay/peer-id.js';
 import { SeededRandom } from '../src/overlay/random.js';
-import { TransactionLayer } from '../src/sip/transaction/index.js';
-import { SipTransport } from '../src/sip/transport/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,10 +45,9 @@ if (!values.bind || nodes.length === 0) {
   process.exit(2);
 }
 
-const transport = await SipTransport.listen({ host: values.bind, port: 0, protocols: ['udp'] });
-const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-transport.onMessage(transactions.receive);
-const local = transport.local('udp');
+const stack = await openSipStack({ host: values.bind, port: 0 });
+const { transport, transactions } = stack;
+const local = stack.local('udp');
 const answer = await firstContactPing({ transactions, local: { host: local.host, port: local.port }, to: nodes[0]!, candidatesWanted: 0, timeoutMs: 4000 });
 if (!answer?.peer || answer.status !== 200) {
   process.stderr.write(`testbed-client: ${nodes[0]} did not answer the first contact\n`);

@@ -9,6 +9,7 @@
  *    transaction of its own TransactionLayer + SipTransport (dSIP encodeRequest out, decodeResponse
  *    in), that checks every answer and counts anything unexpected as an error.
  */
+import { openSipStack } from '../src/sip/stack.js';
 import { randomInt } from 'node:crypto';
 import { SILENT_LOGGER } from '../src/common/logger.js';
 import { realClock } from '../src/common/real-clock.js';
@@ -47,10 +48,8 @@ export async function startPeers(count: number, via: string, overlay: string, de
   try {
     for (let i = 0; i < count; i += 8) {
       const batch = Array.from({ length: Math.min(8, count - i) }, async () => {
-        const transport = await SipTransport.listen({ host: HOST, port: 0, protocols: ['udp'] });
-        const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-        transport.onMessage(transactions.receive);
-        const local = transport.local('udp');
+        const { transport, transactions, local: bound } = await openSipStack({ host: HOST, port: 0 });
+        const local = bound('udp');
         const self: Contact = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
         const link = new OverlayOverSip({ transactions, overlay, self, protocol: 'udp', log: silent });
         // No bucket refresh after joining: it would cost ~144 lookups per peer (all loopback peers

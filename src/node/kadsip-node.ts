@@ -3,6 +3,7 @@
  * core (over SIP), the real clock, crypto-seeded randomness, logs, metrics and the HTTP status
  * server. Everything else in src/ is wired here and nowhere else.
  */
+import { openSipStack } from '../sip/stack.js';
 import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -23,8 +24,8 @@ import { canonicalIp, splitAddress } from '../dsip/index.js';
 import { StatefulProxy } from '../proxy/index.js';
 import { DigestAuthenticator, loadUsersFile, Registrar } from '../registrar/index.js';
 import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
-import { TransactionLayer } from '../sip/transaction/index.js';
-import { SipTransport } from '../sip/transport/index.js';
+import type { TransactionLayer } from '../sip/transaction/index.js';
+import type { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
 import { addressFacing } from './facing.js';
 import { startHttpStatus } from './http-status.js';
@@ -302,22 +303,17 @@ export class KadsipNode {
       throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
     });
     const config = { ...options.config, bootstrap: discovered.bootstrap };
-    const transport = await SipTransport.listen({
+    const { transport, transactions } = await openSipStack({
       host: config.listen.host,
       port: config.listen.port,
       protocols: config.transports,
+      clock: realClock,
+      timers: { T1: config.sipT1Ms },
       logger: logger.child({ component: 'transport' }),
+      transactionLogger: logger.child({ component: 'transaction' }),
     }).catch((e: unknown) => {
       throw new StartupError(`cannot listen for SIP on ${hostPort(config.listen.host, config.listen.port)} (${config.transports.join(', ')}): ${systemErrorText(e)}`, e);
     });
-    const transactions = new TransactionLayer({
-      send: transport.send,
-      local: transport.local,
-      clock: realClock,
-      timers: { T1: config.sipT1Ms },
-      logger: logger.child({ component: 'transaction' }),
-    });
-    transport.onMessage(transactions.receive);
     let reach: Reachability | undefined;
     let node: KadsipNode | undefined;
     try {

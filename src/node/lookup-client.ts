@@ -8,6 +8,7 @@
  *  3. An iterative FIND_VALUE or FIND_NODE from there, in that overlay.
  * `kadsip lookup`, `kadsip candidates --via` and the live tests use it.
  */
+import { openSipStack, type SipStack } from '../sip/stack.js';
 import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -20,8 +21,6 @@ import type { LookupResult } from '../overlay/lookup.js';
 import type { Candidate } from '../overlay/messages.js';
 import { OverlayNode } from '../overlay/node.js';
 import { SeededRandom } from '../overlay/random.js';
-import { TransactionLayer } from '../sip/transaction/index.js';
-import { SipTransport } from '../sip/transport/index.js';
 import type { HostPort } from './config.js';
 import { firstContactPing, type FirstContactAnswer } from './first-contact.js';
 import { OverlayOverSip } from './overlay-over-sip.js';
@@ -58,20 +57,9 @@ export function sourceAddressTowards(to: HostPort): Promise<string> {
 }
 
 /** A client transport bound to the address facing `via`, with its transaction layer. */
-async function clientTransport(via: HostPort): Promise<{ transport: SipTransport; transactions: TransactionLayer; local: { host: string; port: number }; close(): Promise<void> }> {
-  const transport = await SipTransport.listen({ host: await sourceAddressTowards(via), port: 0, protocols: ['udp'] });
-  const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-  transport.onMessage(transactions.receive);
-  const { host, port } = transport.local('udp');
-  return {
-    transport,
-    transactions,
-    local: { host, port },
-    async close() {
-      transactions.close();
-      await transport.close();
-    },
-  };
+async function clientTransport(via: HostPort): Promise<Omit<SipStack, 'local'> & { local: { host: string; port: number } }> {
+  const stack = await openSipStack({ host: await sourceAddressTowards(via), port: 0 });
+  return { ...stack, local: stack.local('udp') };
 }
 
 /** An answered first contact as the candidates it offers: the node's own service first, then its set. */
