@@ -14,7 +14,7 @@ import { randomInt } from 'node:crypto';
 import { SILENT_LOGGER } from '../src/common/logger.js';
 import { realClock } from '../src/common/real-clock.js';
 import { decodeResponse, encodeRequest, encodeResponse, isPeerRequest } from '../src/dsip/index.js';
-import { OverlayOverSip } from '../src/node/overlay-over-sip.js';
+import { OverlayOverSip } from '../src/p2psip/overlay-over-sip.js';
 import type { Contact } from '../src/overlay/contact.js';
 import type { NodeId } from '../src/overlay/id.js';
 import type { OverlayRequest, RequestEnvelope, RpcResult } from '../src/overlay/messages.js';

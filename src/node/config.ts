@@ -74,7 +74,7 @@ export interface NodeConfig {
   /**
    * Seconds between the node's keep-alives (CRLF CRLF datagrams) on the UDP flows of phones it
    * reaches over their flow (behind NAT, or `;ob`): short enough for a NAT's UDP mapping timeout
-   * (often 30 s, some 20 s). 0: off. See src/node/flow-keepalive.ts.
+   * (often 30 s, some 20 s). 0: off. See src/p2psip/flow-keepalive.ts.
    */
   natKeepaliveS: number;
 }

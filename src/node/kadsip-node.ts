@@ -29,16 +29,16 @@ import type { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
 import { addressFacing } from './facing.js';
 import { startHttpStatus } from './http-status.js';
-import { LocationService } from './location-service.js';
+import { LocationService } from '../p2psip/location-service.js';
 import { probeNat } from './nat.js';
-import { FlowKeepalive, KEEPALIVE_PING, natFlows } from './flow-keepalive.js';
-import { AttachRelay } from './attach-relay.js';
-import { MappingWatch } from './mapping-watch.js';
+import { FlowKeepalive, KEEPALIVE_PING, natFlows } from '../p2psip/flow-keepalive.js';
+import { AttachRelay } from '../p2psip/attach-relay.js';
+import { MappingWatch } from '../p2psip/mapping-watch.js';
 import { resourceId } from '../overlay/peer-id.js';
 import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRediscovery } from './bootstrap-discovery.js';
 import type { LanAnnouncer } from '../discovery/mdns.js';
-import { OverlayOverSip } from './overlay-over-sip.js';
-import { Registrations } from './registrations.js';
+import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
+import { Registrations } from '../p2psip/registrations.js';
 
 export interface KadsipNodeOptions {
   config: NodeConfig;
@@ -485,7 +485,7 @@ export class KadsipNode {
 
   /**
    * Behind NAT, phones' UDP flows stay open because this node pings them (CRLF CRLF every
-   * natKeepaliveS, src/node/flow-keepalive.ts), and phones that keep their own flow alive with
+   * natKeepaliveS, src/p2psip/flow-keepalive.ts), and phones that keep their own flow alive with
    * STUN (RFC 5626 section 4.4.1, `;ob`) get their Binding answers on the SIP port.
    */
   private startFlowKeepalive(): void {

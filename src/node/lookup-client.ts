@@ -3,7 +3,7 @@
  * tables) that asks the overlay through one node. A user may know only the node's address:
  *  1. It binds the address this host would send from towards the node (never a wildcard: the
  *     DHT-PeerID it writes names its own address, which the node checks; 400 otherwise).
- *  2. First contact (src/node/first-contact.ts): a PING with `overlay=*`, as PROTOCOL.md section 2
+ *  2. First contact (src/p2psip/first-contact.ts): a PING with `overlay=*`, as PROTOCOL.md section 2
  *     allows on first contact; the answer names the node's overlay (and its candidates).
  *  3. An iterative FIND_VALUE or FIND_NODE from there, in that overlay.
  * `kadsip lookup`, `kadsip candidates --via` and the live tests use it.
@@ -22,8 +22,8 @@ import type { Candidate } from '../overlay/messages.js';
 import { OverlayNode } from '../overlay/node.js';
 import { SeededRandom } from '../overlay/random.js';
 import type { HostPort } from './config.js';
-import { firstContactPing, type FirstContactAnswer } from './first-contact.js';
-import { OverlayOverSip } from './overlay-over-sip.js';
+import { firstContactPing, type FirstContactAnswer } from '../p2psip/first-contact.js';
+import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
 
 export type LookupOutcome =
   | { kind: 'answered'; via: Contact; overlay: string; result: LookupResult }

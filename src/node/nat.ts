@@ -24,7 +24,7 @@ import { splitAddress } from '../dsip/index.js';
 import { DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
 import { detectNat, stunBinding, type NatDetection, type StunEndpoint } from '../nat/stun/index.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
-import { firstContactPing } from './first-contact.js';
+import { firstContactPing } from '../p2psip/first-contact.js';
 
 export interface NatProbeOptions {
   transactions: TransactionLayer;
@@ -109,7 +109,7 @@ export function mappingBehaviour(observations: readonly NatObservation[]): Mappi
 }
 
 /**
- * One client PING (src/node/first-contact.ts); resolves with the STUN servers the answer names (its
+ * One client PING (src/p2psip/first-contact.ts); resolves with the STUN servers the answer names (its
  * own `stun=` first: the bootstrap is a server just reached, then its candidate set), whatever the
  * status.
  */

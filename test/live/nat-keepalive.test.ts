@@ -17,7 +17,7 @@
  *
  * Why 60 s and not the 5 minutes of a registration: a mapping either survives a 20 s gap or it
  * does not; once it has outlived three timeouts, every further interval is the same situation
- * again (the pings are periodic, at a steady period: test/node/flow-keepalive.test.ts checks that
+ * again (the pings are periodic, at a steady period: test/p2psip/flow-keepalive.test.ts checks that
  * on a virtual clock over 300 s), so waiting 300 s would test nothing 60 s does not.
  *
  * The nodes run with T1 = 100 ms so that an unreachable phone gives its caller a 480 within a

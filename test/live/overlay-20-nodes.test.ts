@@ -9,7 +9,7 @@ import { realClock } from '../../src/common/real-clock.js';
 import { resolveConfig } from '../../src/node/config.js';
 import { KadsipNode } from '../../src/node/kadsip-node.js';
 import { lookupThrough } from '../../src/node/lookup-client.js';
-import { OverlayOverSip } from '../../src/node/overlay-over-sip.js';
+import { OverlayOverSip } from '../../src/p2psip/overlay-over-sip.js';
 import { idFromHex, type NodeId } from '../../src/overlay/id.js';
 import type { RpcResult } from '../../src/overlay/messages.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';

@@ -13,7 +13,7 @@ import { KadsipNode } from '../../src/node/kadsip-node.js';
 import { readDhtPeerId, splitAddress } from '../../src/dsip/index.js';
 import { StunServer, stunBinding } from '../../src/nat/stun/index.js';
 import { probeNat } from '../../src/node/nat.js';
-import { OverlayOverSip } from '../../src/node/overlay-over-sip.js';
+import { OverlayOverSip } from '../../src/p2psip/overlay-over-sip.js';
 import { OverlayNode } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';

@@ -31,7 +31,7 @@ export class Registrations {
     /**
      * False for a client behind a symmetric NAT (PROTOCOL.md section 10): no peer could reach this
      * node at any address it could publish, so its attach peer publishes its AoRs instead
-     * (src/node/attach-relay.ts, driven by onChange).
+     * (src/p2psip/attach-relay.ts, driven by onChange).
      */
     private readonly publishes = true,
   ) {}

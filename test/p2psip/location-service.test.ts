@@ -1,7 +1,7 @@
 /** LocationService for non-overlay domains: RFC 3263 answers become one target with failover addresses. */
 import { describe, expect, it } from 'vitest';
 import { realClock } from '../../src/common/real-clock.js';
-import { LocationService } from '../../src/node/location-service.js';
+import { LocationService } from '../../src/p2psip/location-service.js';
 import type { OverlayNode } from '../../src/overlay/node.js';
 import type { Registrar } from '../../src/registrar/index.js';
 import { DnsError, NodeDnsClient, Rfc3263Resolver, type ServerTarget } from '../../src/resolve/index.js';

@@ -6,7 +6,7 @@
  * the AoR in the overlay under its own address (PROTOCOL.md section 4), and sends requests for
  * it back over the flow (`;ob`: src/registrar/flow.ts), with the Request-URI `<AoR;ob>`, which
  * this node resolves in its own registrar like any request for an overlay AoR. The attach peer
- * pings the flow (src/node/flow-keepalive.ts), and the refreshes here keep it too.
+ * pings the flow (src/p2psip/flow-keepalive.ts), and the refreshes here keep it too.
  *
  * One Call-ID per AoR and a rising CSeq (RFC 3261 section 10.2.4); refreshed every refreshMs
  * with Expires expiresS; Expires: 0 when the AoR's last phone goes (10.2.2).

@@ -1,9 +1,9 @@
 /**
- * The keep-alive scheduler of phones' NAT flows (src/node/flow-keepalive.ts) on a virtual clock:
+ * The keep-alive scheduler of phones' NAT flows (src/p2psip/flow-keepalive.ts) on a virtual clock:
  * each flow that needs it gets one CRLF CRLF ping per interval, steadily, and no other flow does.
  */
 import { describe, expect, it } from 'vitest';
-import { FlowKeepalive, natFlows } from '../../src/node/flow-keepalive.js';
+import { FlowKeepalive, natFlows } from '../../src/p2psip/flow-keepalive.js';
 import type { RegistrarBinding } from '../../src/registrar/index.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { VirtualClock } from '../../src/sim/virtual-clock.js';
