@@ -147,3 +147,31 @@ export function leastLoaded(candidates: readonly Candidate[], random: Random): C
 export function chooseCandidate(candidates: readonly Candidate[], random: Random): Candidate | undefined {
   return leastLoaded(probeOrder(candidates, random, 2), random);
 }
+
+/** Candidates a node keeps from what it received. */
+const MAX_DISCOVERED = 64;
+
+/** STUN/TURN candidates received from other peers, by IP (draft-jiang 4.1 step 2: saved for later use). */
+export class DiscoveredCandidates {
+  private readonly byIp = new Map<string, Candidate>();
+
+  /** `onReceived`: told of every answer that carried candidates (the node's 'candidates' event). */
+  constructor(private readonly onReceived: (event: { type: 'candidates'; from: Contact; count: number }) => void) {}
+
+  /** Keeps (at most MAX_CANDIDATES of) what one answer carried, up to MAX_DISCOVERED IPs in all. */
+  keep(from: Contact, received: readonly Candidate[]): void {
+    for (const candidate of received.slice(0, MAX_CANDIDATES)) {
+      const ip = candidateIp(candidate.stun);
+      if (this.byIp.has(ip) || this.byIp.size < MAX_DISCOVERED) this.byIp.set(ip, candidate);
+    }
+    this.onReceived({ type: 'candidates', from, count: received.length });
+  }
+
+  list(): Candidate[] {
+    return [...this.byIp.values()];
+  }
+
+  forget(stunAddress: string): void {
+    this.byIp.delete(candidateIp(stunAddress));
+  }
+}

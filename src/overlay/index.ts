@@ -10,4 +10,4 @@ export type * from './transport.js';
 export { RoutingTable, type ObserveResult } from './routing-table.js';
 export { RecordStore, type StoredBinding, type RecordStoreLimits, type PutResult } from './record-store.js';
 export { Lookup, type LookupKind, type LookupResult, type Query } from './lookup.js';
-export { OverlayNode, type NodeState, type OverlayEvent, type OverlayNodeOptions, type PublishResult, type NodeStats } from './node.js';
+export { OverlayNode, type NodeState, type OverlayEvent, type OverlayNodeOptions, type PublishResult, type NodeStats, type OverlayView } from './node.js';

@@ -16,8 +16,7 @@ describe('join failures', () => {
     };
     wire.nodes.set('10.0.0.2:5060', refuser as unknown as OverlayNode);
     const events: OverlayEvent[] = [];
-    const joiner = wire.add(9);
-    (joiner as unknown as { onEvent: (e: OverlayEvent) => void }).onEvent = (e) => events.push(e);
+    const joiner = wire.add(9, {}, (e) => events.push(e));
     const error = wire.wait<Error | null>((done) => joiner.join([{ address: '10.0.0.1:5060' }, { address: '10.0.0.2:5060' }], done));
     expect(error?.message).toMatch(/^no bootstrap peer admitted this node: /);
     expect(error?.message).toContain('10.0.0.1:5060 did not answer');

@@ -6,7 +6,7 @@
 import type { Contact, PeerAddress } from '../../src/overlay/contact.js';
 import { minute, type OverlayConfig } from '../../src/overlay/constants.js';
 import type { RequestEnvelope, RpcResult } from '../../src/overlay/messages.js';
-import { OverlayNode } from '../../src/overlay/node.js';
+import { OverlayNode, type OverlayEvent } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
@@ -20,8 +20,11 @@ export class Wire {
   readonly delayMs = new Map<string, number>();
   readonly silent = new Set<string>();
 
-  /** Node `i` at 10.0.0.i:5060, with k = 4 and no bucket refresh on join unless `config` says otherwise. */
-  add(i: number, config: Partial<OverlayConfig> = {}): OverlayNode {
+  /**
+   * Node `i` at 10.0.0.i:5060, with k = 4 and no bucket refresh on join unless `config` says
+   * otherwise; `onEvent` hears its events.
+   */
+  add(i: number, config: Partial<OverlayConfig> = {}, onEvent?: (event: OverlayEvent) => void): OverlayNode {
     const address = `10.0.0.${i}:5060`;
     const self: Contact = { id: peerIdFromAddress(`10.0.0.${i}`, 5060), address };
     const node = new OverlayNode({
@@ -29,6 +32,7 @@ export class Wire {
       clock: this.clock,
       random: new SeededRandom(i),
       config: { k: 4, refreshOnJoin: false, ...config },
+      ...(onEvent ? { onEvent } : {}),
       transport: {
         sendRequest: (to: PeerAddress, envelope: RequestEnvelope, onResult: (r: RpcResult) => void) => {
           const target = this.nodes.get(to.address);
