@@ -125,7 +125,8 @@ export interface KadsipNodeHandle {
   /**
    * Stores `AoR -> this node` in the overlay, so that requests for the AoR from any node come
    * here (as a phone's REGISTER at this node does). Throws a TypeError unless `aor` is a SIP URI
-   * with a user part.
+   * with a user part. It is the very record a phone's registration here makes: a phone's last
+   * binding of the AoR going away withdraws it too, and unpublish withdraws the phone's.
    */
   publish(aor: string, options?: PublishOptions): Promise<PublishOutcome>;
   /** Withdraws what {@link KadsipNodeHandle.publish} stored; resolves once the holders were asked. */
