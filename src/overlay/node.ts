@@ -57,7 +57,24 @@ export interface OverlayView {
   readonly rpc: Readonly<NodeStats>;
 }
 
+/** Read by `testAccess` from inside the class (it sees the private context; nothing else does). */
+let contextOf: (node: OverlayNode) => NodeContext;
+
+/**
+ * For tests and experiments that plant state a node would otherwise learn over the wire (a contact
+ * in its routing table, records in its store). Not part of the package's API: src/index.ts does not
+ * export it, and running code reads a node through `view()` and its accessors.
+ */
+export function testAccess(node: OverlayNode): { readonly routingTable: RoutingTable; readonly store: RecordStore } {
+  const ctx = contextOf(node);
+  return { routingTable: ctx.routingTable, store: ctx.store };
+}
+
 export class OverlayNode implements RequestHandler {
+  static {
+    contextOf = (node) => node.ctx;
+  }
+
   private readonly ctx: NodeContext;
   private readonly lookups: Lookups;
   private readonly publications: Publications;

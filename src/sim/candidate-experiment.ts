@@ -115,8 +115,8 @@ export async function runCandidateExperiment(options: CandidateExperimentOptions
       const asker = sim.livePeers[sim.rng.int(sim.livePeers.length)];
       // A record the asker holds itself is answered locally and asks nobody: not a discovery.
       let record = records[sim.rng.int(records.length)];
-      for (let tries = 0; tries < 10 && record && asker?.node.store.has(record.key, sim.now); tries++) record = records[sim.rng.int(records.length)];
-      if (!asker || !record || asker.node.store.has(record.key, sim.now)) return;
+      for (let tries = 0; tries < 10 && record && asker?.node.holds(record.key, sim.now); tries++) record = records[sim.rng.int(records.length)];
+      if (!asker || !record || asker.node.holds(record.key, sim.now)) return;
       started++;
       // The asker itself, when willing, is never offered to itself; a local hit asks nobody.
       const receivedBy = (result: LookupResult): Candidate[] => (result.candidates ?? []).filter((c) => c.stun !== asker.contact.stun);

@@ -272,10 +272,10 @@ export class Simulation {
     }
     const holders = new Map<string, number>();
     for (const peer of this.live) {
-      for (const key of [...peer.node.store.keys()]) {
+      for (const key of peer.node.heldKeys()) {
         const values = wanted.get(key);
         if (!values) continue;
-        for (const b of peer.node.store.get(key, this.now)) {
+        for (const b of peer.node.heldBindings(key, this.now)) {
           if (values.has(b.value)) holders.set(b.value, (holders.get(b.value) ?? 0) + 1);
         }
       }
@@ -289,7 +289,7 @@ export class Simulation {
     }
     const round = (v: number): number => Math.round(v * 1000) / 1000;
     const slow = ok.filter((s) => s.latencyMs > second);
-    const softTimeouts = this.live.map((p) => p.node.rtt.timeoutMs);
+    const softTimeouts = this.live.map((p) => p.node.view().rttTimeoutMs);
     return {
       nodes: this.options.nodes,
       lookups: this.samples.length,

@@ -26,17 +26,17 @@ describe('OverlayNode role client', () => {
     expect(client.state).toBe('joined');
     expect(wire.ops.filter((o) => o.from === client.self.address).map((o) => o.op)).toEqual(['PING']);
     expect(wire.ops.some((o) => o.to === client.self.address)).toBe(false); // no hand-over, no ping back
-    expect(client.routingTable.size).toBe(1);
+    expect(client.view().contacts).toBe(1);
 
     const found = wire.wait<LookupResult>((done) => client.findValue(key, done));
     expect(found.bindings.map((b) => b.value)).toEqual(['sip:bob@10.0.0.2:5060']);
     const own = resourceId('sip:carol@example.com');
     const stored = wire.wait<PublishResult>((done) => client.publish(own, [{ value: 'sip:carol@10.0.0.9:5060', ttlMs: minute * 10 }], done));
     expect(stored.storedAt).toBe(4);
-    expect(client.store.size).toBe(0);
+    expect(client.view().recordsHeld).toBe(0);
     const fromPeer = wire.wait<LookupResult>((done) => peers[4]!.findValue(own, done));
     expect(fromPeer.bindings.map((b) => b.value)).toEqual(['sip:carol@10.0.0.9:5060']);
-    for (const p of peers) expect(p.routingTable.get(client.self.id)).toBeUndefined();
+    for (const p of peers) expect(p.contact(client.self.id)).toBeUndefined();
   });
 
   it('gets no hand-over even if it sends a JOIN', () => {

@@ -8,7 +8,7 @@ import type { Contact } from '../../src/overlay/contact.js';
 import { minute, type OverlayConfig } from '../../src/overlay/constants.js';
 import type { NodeId } from '../../src/overlay/id.js';
 import type { LookupResult } from '../../src/overlay/lookup.js';
-import type { OverlayNode } from '../../src/overlay/node.js';
+import { testAccess, type OverlayNode } from '../../src/overlay/node.js';
 import { Wire } from './wire.js';
 
 /** A FIND_VALUE from `asker`, with its virtual duration. */
@@ -30,7 +30,7 @@ function setUp(config: Partial<OverlayConfig>) {
     const answerer = wire.wait<Contact | null>((done) => asker.ping({ address: peer.self.address }, done));
     expect(answerer?.id).toBe(peer.self.id);
   }
-  expect(asker.routingTable.size).toBe(3);
+  expect(asker.view().contacts).toBe(3);
   const key = b.self.id ^ 1n;
   return { wire, asker, b, c, d, key };
 }
@@ -40,9 +40,9 @@ const binding = { value: 'sip:alice@10.0.0.9', ttlMs: 10 * minute };
 describe('lookup soft timeout', () => {
   it('a lookup whose first contact is silent finishes long before the 2 s hard timeout', () => {
     const { wire, asker, b, c, d, key } = setUp({});
-    expect(asker.rtt.timeoutMs).toBe(200); // 10 ms round trips: the floor
-    c.store.put(key, [binding], wire.queue.now);
-    d.store.put(key, [binding], wire.queue.now);
+    expect(asker.view().rttTimeoutMs).toBe(200); // 10 ms round trips: the floor
+    testAccess(c).store.put(key, [binding], wire.queue.now);
+    testAccess(d).store.put(key, [binding], wire.queue.now);
     wire.silent.add(b.self.address);
     const { result, ms } = findValue(wire, asker, key);
     expect(result.bindings).toEqual([expect.objectContaining({ value: binding.value })]);
@@ -54,8 +54,8 @@ describe('lookup soft timeout', () => {
 
   it('without soft timeouts (stallFloorMs 0) the same lookup waits out the hard timeout', () => {
     const { wire, asker, b, c, d, key } = setUp({ stallFloorMs: 0 });
-    c.store.put(key, [binding], wire.queue.now);
-    d.store.put(key, [binding], wire.queue.now);
+    testAccess(c).store.put(key, [binding], wire.queue.now);
+    testAccess(d).store.put(key, [binding], wire.queue.now);
     wire.silent.add(b.self.address);
     const { result, ms } = findValue(wire, asker, key);
     expect(result.bindings.length).toBe(1);
@@ -64,7 +64,7 @@ describe('lookup soft timeout', () => {
 
   it('uses a late answer: the only holder answers after its soft timeout, before the hard one', () => {
     const { wire, asker, b, key } = setUp({});
-    b.store.put(key, [binding], wire.queue.now);
+    testAccess(b).store.put(key, [binding], wire.queue.now);
     wire.delayMs.set(b.self.address, 700); // 1.4 s round trip, after the others have answered
     const { result, ms } = findValue(wire, asker, key);
     expect(result.valueFrom?.id).toBe(b.self.id);

@@ -3,6 +3,7 @@ import { minute, second } from '../../src/overlay/constants.js';
 import type { NodeId } from '../../src/overlay/id.js';
 import type { LookupResult } from '../../src/overlay/lookup.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
+import { testAccess } from '../../src/overlay/node.js';
 import type { OverlayResponse } from '../../src/overlay/messages.js';
 import { Simulation, type SimPeer } from '../../src/sim/simulation.js';
 
@@ -16,7 +17,7 @@ function await_<T>(sim: Simulation, start: (done: (value: T) => void) => void): 
 }
 
 function holders(sim: Simulation, key: NodeId, value: string): SimPeer[] {
-  return sim.livePeers.filter((p) => p.node.store.get(key, sim.now).some((b) => b.value === value));
+  return sim.livePeers.filter((p) => p.node.heldBindings(key, sim.now).some((b) => b.value === value));
 }
 
 function trueClosest(sim: Simulation, target: NodeId, k: number, exclude: NodeId): NodeId[] {
@@ -92,7 +93,7 @@ describe('overlay simulation', () => {
     const newcomer = sim.addNode(newcomerAddress);
     sim.queue.run(sim.now + 30 * second); // well before any republish
     expect(newcomer.joined).toBe(true);
-    expect(newcomer.node.store.get(key, sim.now).map((b) => b.value)).toEqual(['v']);
+    expect(newcomer.node.heldBindings(key, sim.now).map((b) => b.value)).toEqual(['v']);
   });
 
   it('hands records over on a graceful leave, so the k closest still hold them', async () => {
@@ -101,7 +102,7 @@ describe('overlay simulation', () => {
     await_(sim, (done) => sim.livePeers[11]!.node.publish(key, [{ value: 'v', ttlMs: 120 * minute }], done));
     const closest = trueClosest(sim, key, 1, -1n)[0]!;
     const leaving = sim.livePeers.find((p) => p.contact.id === closest)!;
-    const told = new Set([...leaving.node.routingTable.all()].map((c) => c.id));
+    const told = new Set(leaving.node.contactList().map((c) => c.id));
     sim.depart(leaving, false);
     sim.queue.run(sim.now + 30 * second);
     const now = trueClosest(sim, key, 20, -1n);
@@ -110,13 +111,13 @@ describe('overlay simulation', () => {
     // Every peer in the leaver's table was told goodbye and dropped it from its own table.
     const toldPeers = sim.livePeers.filter((p) => told.has(p.contact.id));
     expect(toldPeers.length).toBe(told.size);
-    expect(toldPeers.filter((p) => p.node.routingTable.has(closest))).toEqual([]);
+    expect(toldPeers.filter((p) => p.node.knows(closest))).toEqual([]);
   });
 
   it('drops unresponsive contacts from routing tables', async () => {
     const sim = await built(150);
     const victim = sim.livePeers[20]!;
-    const knowers = sim.livePeers.filter((p) => p !== victim && p.node.routingTable.has(victim.contact.id));
+    const knowers = sim.livePeers.filter((p) => p !== victim && p.node.knows(victim.contact.id));
     expect(knowers.length).toBeGreaterThan(10);
     sim.depart(victim, true);
     for (const p of knowers) {
@@ -126,14 +127,14 @@ describe('overlay simulation', () => {
     }
     // The lookups moved on at their soft timeouts; the failures count at the RPCs' hard timeouts.
     sim.queue.run(sim.now + 5 * second);
-    expect(knowers.filter((p) => p.node.routingTable.has(victim.contact.id))).toEqual([]);
+    expect(knowers.filter((p) => p.node.knows(victim.contact.id))).toEqual([]);
   });
 
   it('routes recursively when asked to (Request-Disposition: proxy)', async () => {
     const sim = await built(200);
     const key = resourceId('sip:recursive@example.com');
     await_(sim, (done) => sim.livePeers[2]!.node.publish(key, [{ value: 'v', ttlMs: 60 * minute }], done));
-    const asker = sim.livePeers.find((p) => !p.node.store.has(key, sim.now))!;
+    const asker = sim.livePeers.find((p) => !p.node.holds(key, sim.now))!;
     const response = await_<OverlayResponse | null>(sim, (done) => asker.node.findRecursive(key, 'value', done));
     expect(response).toEqual({ kind: 'value', bindings: [expect.objectContaining({ value: 'v' })] });
     const target = resourceId('sip:nowhere@example.com');
@@ -155,7 +156,7 @@ describe('overlay simulation', () => {
     const found = await_<LookupResult>(sim, (done) => client.node.findValue(key, done));
     expect(found.bindings.map((b) => b.value)).toEqual(['sip:bob@1.2.3.4']);
     sim.queue.run(sim.now + 10 * second);
-    expect(sim.livePeers.filter((p) => p.node.routingTable.has(client.contact.id))).toEqual([]);
+    expect(sim.livePeers.filter((p) => p.node.knows(client.contact.id))).toEqual([]);
   });
 
   it('gives the same report for the same seed, and another for another seed', async () => {
@@ -193,7 +194,7 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
     const willing = new Set(sim.livePeers.filter((p) => p.contact.stun).map((p) => p.contact.stun));
     expect(willing.size).toBeGreaterThan(10);
     const record = sim.publishedRecords.find((r) => r.stored)!;
-    const asker = sim.livePeers.find((p) => !p.node.store.has(record.key, sim.now) && !p.contact.stun)!;
+    const asker = sim.livePeers.find((p) => !p.node.holds(record.key, sim.now) && !p.contact.stun)!;
     const result = await_<LookupResult>(sim, (done) => asker.node.findValue(record.key, done));
     const offered = result.candidates ?? [];
     expect(offered.length).toBeGreaterThan(0);
@@ -209,7 +210,7 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
     await sim.publishRecords();
     let more = 0;
     for (const record of sim.publishedRecords.filter((r) => r.stored).slice(0, 20)) {
-      const asker = sim.livePeers.find((p) => !p.node.store.has(record.key, sim.now))!;
+      const asker = sim.livePeers.find((p) => !p.node.holds(record.key, sim.now))!;
       let atValue: LookupResult | undefined;
       const settled = await_<LookupResult>(sim, (done) => asker.node.findValue(record.key, (r) => (atValue = r), done));
       expect(atValue).toBeDefined();
@@ -234,7 +235,7 @@ describe('STUN/TURN candidate discovery in the simulation (draft-jiang)', () => 
     await sim.build();
     const victim = sim.livePeers.find((p) => p.contact.stun)!;
     sim.depart(victim, true);
-    for (const p of sim.livePeers.filter((x) => x.node.routingTable.has(victim.contact.id))) {
+    for (const p of sim.livePeers.filter((x) => x.node.knows(victim.contact.id))) {
       await_(sim, (done) => p.node.findNode(victim.contact.id, done));
       await_(sim, (done) => p.node.findNode(victim.contact.id ^ 3n, done));
     }
@@ -252,21 +253,21 @@ describe('load figures (load=, docs/PROTOCOL.md section 7)', () => {
   it('a willing peer advertises its clients; others learn the figure only from messages it sends or answers', async () => {
     const sim = new Simulation({ nodes: 200, seed: 5, records: 0, lookups: 0, willingFraction: 0.2, config: { candidatesWanted: 10 } });
     await sim.build();
-    const server = sim.livePeers.find((p) => p.clients && p.node.routingTable.size > 0)!;
+    const server = sim.livePeers.find((p) => p.clients && p.node.view().contacts > 0)!;
     for (let i = 0; i < 7; i++) server.clients!.note(`198.51.100.${i}:5060`, sim.now);
     expect(server.node.self.load).toBe(7);
-    const knowers = sim.livePeers.filter((p) => p.node.routingTable.get(server.contact.id));
+    const knowers = sim.livePeers.filter((p) => p.node.contact(server.contact.id));
     expect(knowers.length).toBeGreaterThan(1);
     // Stale until they hear from it: nobody has the new figure yet.
-    for (const p of knowers) expect(p.node.routingTable.get(server.contact.id)!.load ?? 0).toBe(0);
+    for (const p of knowers) expect(p.node.contact(server.contact.id)!.load ?? 0).toBe(0);
     // It answers one of them (a PING): that one now has 7 ...
     const [asker, other] = knowers;
     await_(sim, (done) => asker!.node.ping(server.contact, done));
-    expect(asker!.node.routingTable.get(server.contact.id)!.load).toBe(7);
+    expect(asker!.node.contact(server.contact.id)!.load).toBe(7);
     // ... and it sends another one a request: that one has it too, and offers it with the figure.
     await_(sim, (done) => server.node.ping(other!.contact, done));
-    expect(other!.node.routingTable.get(server.contact.id)!.load).toBe(7);
-    const offered = other!.node.candidates.fill(20, [], other!.node.routingTable.all());
+    expect(other!.node.contact(server.contact.id)!.load).toBe(7);
+    const offered = other!.node.candidates.fill(20, [], other!.node.contactList());
     expect(offered.find((c) => c.stun === server.contact.stun)?.load).toBe(7);
   });
 });
@@ -275,7 +276,7 @@ describe('leave with many records', () => {
   it('does not recurse per record when lookups answer at once', async () => {
     const sim = await built(2);
     const [a] = sim.livePeers;
-    for (let i = 0; i < 20_000; i++) a!.node.store.put(resourceId(`sip:r${i}@x`), [{ value: 'v', ttlMs: 600_000 }], sim.now);
+    for (let i = 0; i < 20_000; i++) testAccess(a!.node).store.put(resourceId(`sip:r${i}@x`), [{ value: 'v', ttlMs: 600_000 }], sim.now);
     // The other node is gone: every hand-over lookup fails fast, and none may blow the stack.
     sim.depart(sim.livePeers[1]!, true);
     let left = false;
