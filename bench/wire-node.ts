@@ -46,7 +46,7 @@ function stats(): object {
     rss: process.memoryUsage().rss,
     transport: { ...node.transport.stats },
     transactions: { ...t },
-    overlay: { ...node.overlay.stats, contacts: node.overlay.routingTable.size, records: node.overlay.store.size },
+    overlay: { ...node.overlay.stats, contacts: node.overlay.view().contacts, records: node.overlay.view().recordsHeld },
   };
 }
 

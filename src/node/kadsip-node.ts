@@ -251,7 +251,7 @@ export class KadsipNode {
       this.proxy.setSelf(proxySelf(next), addressFacing(local, next));
       this.registrations = makeRegistrations();
       // Through the configured bootstraps and the peers the old core knew, a few of them.
-      const seeds = [...new Set([...config.bootstrap.map((b) => hostPort(b.host, b.port)), ...[...old.overlay.routingTable.all()].map((c) => c.address)])].slice(0, 8);
+      const seeds = [...new Set([...config.bootstrap.map((b) => hostPort(b.host, b.port)), ...old.overlay.contactList().map((c) => c.address)])].slice(0, 8);
       log.warn({ from: old.self.address, to: this.self.address, peerId: idToHex(this.self.id) }, 'NAT mapping changed: rejoining under the new Peer-ID');
       this.overlay.join(seeds.map((a) => ({ address: a })), (error) => {
         if (this.closed || this.overlay !== fresh.overlay) return;
@@ -379,7 +379,7 @@ export class KadsipNode {
   }
 
   status(): object {
-    const rt = this.overlay.routingTable;
+    const view = this.overlay.view();
     const discovered = this.overlay.discoveredCandidates();
     return {
       peerId: idToHex(this.self.id),
@@ -393,11 +393,11 @@ export class KadsipNode {
       // What a NATed user configures the phone with: the STUN/TURN servers the overlay offered.
       discoveredCandidates: discovered,
       overlay: this.config.overlay,
-      state: this.overlay.state,
-      contacts: rt.size,
-      contactsPerBucket: rt.bucketSizes(),
-      recordsHeld: this.overlay.store.size,
-      recordsPublished: this.overlay.publishedKeys().length,
+      state: view.state,
+      contacts: view.contacts,
+      contactsPerBucket: view.contactsPerBucket,
+      recordsHeld: view.recordsHeld,
+      recordsPublished: view.recordsPublished,
       registeredAors: [...this.registrar.aors()].length,
       proxy: this.proxy.stats,
       rpc: this.overlay.stats,
@@ -539,8 +539,8 @@ export class KadsipNode {
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({ name, help, registers: [this.metrics], collect() { this.set(read()); } });
     };
-    gauge('kadsip_routing_contacts', 'Contacts in the routing table', () => this.overlay.routingTable.size);
-    gauge('kadsip_records_held', 'Overlay records held for others', () => this.overlay.store.size);
+    gauge('kadsip_routing_contacts', 'Contacts in the routing table', () => this.overlay.view().contacts);
+    gauge('kadsip_records_held', 'Overlay records held for others', () => this.overlay.view().recordsHeld);
     gauge('kadsip_rpcs_sent', 'Overlay RPCs sent since start', () => this.overlay.stats.rpcsSent);
     gauge('kadsip_rpcs_failed', 'Overlay RPCs that failed since start', () => this.overlay.stats.rpcsFailed);
     gauge('kadsip_requests_handled', 'Overlay requests handled since start', () => this.overlay.stats.requestsHandled);

@@ -15,6 +15,7 @@ import { KadsipNode } from '../../src/node/kadsip-node.js';
 import { lookupThrough } from '../../src/node/lookup-client.js';
 import type { Contact } from '../../src/overlay/contact.js';
 import type { OverlayRequest } from '../../src/overlay/messages.js';
+import { testAccess } from '../../src/overlay/node.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
 import { parseMessage, serializeMessage, type SipResponse } from '../../src/sip/message/index.js';
 
@@ -69,7 +70,7 @@ describe('a live node under hostile peer traffic', () => {
   it('stores what an honest peer sends', async () => {
     const res = await send({ op: 'STORE', key, bindings: [{ value: 'sip:carol@127.0.0.1:5080', ttlMs: 600_000 }] });
     expect(res?.status).toBe(200);
-    expect(node.overlay.store.get(key, performance.now()).map((b) => b.value)).toEqual(['sip:carol@127.0.0.1:5080']);
+    expect(node.overlay.heldBindings(key, performance.now()).map((b) => b.value)).toEqual(['sip:carol@127.0.0.1:5080']);
   });
 
   it('refuses a Peer-ID that does not match the source address with 493, storing nothing', async () => {
@@ -77,7 +78,7 @@ describe('a live node under hostile peer traffic', () => {
     const res = await send({ op: 'STORE', key: resourceId('sip:liar@hostile.example'), bindings: [{ value: 'sip:evil@192.0.2.1', ttlMs: 600_000 }] }, { as: liar });
     expect(res?.status).toBe(493);
     expect(res?.headers.get('dht-peerid')).toContain(`peer-ID=`);
-    expect(node.overlay.store.has(resourceId('sip:liar@hostile.example'), performance.now())).toBe(false);
+    expect(node.overlay.holds(resourceId('sip:liar@hostile.example'), performance.now())).toBe(false);
   });
 
   it('refuses another overlay with 488 and a missing Require: dht with 421', async () => {
@@ -86,7 +87,7 @@ describe('a live node under hostile peer traffic', () => {
     const noRequire = await send({ op: 'PING' }, { edit: (t) => t.replace(/^Require: dht\r\n/m, '') });
     expect(noRequire?.status).toBe(421);
     expect(noRequire?.headers.get('require')).toBe('dht');
-    expect(node.overlay.store.has(resourceId('sip:x@hostile.example'), performance.now())).toBe(false);
+    expect(node.overlay.holds(resourceId('sip:x@hostile.example'), performance.now())).toBe(false);
   });
 
   it('refuses hundreds of Contacts with a 400 and more bindings than a record may hold with a 403', async () => {
@@ -97,7 +98,7 @@ describe('a live node under hostile peer traffic', () => {
     expect((await send({ op: 'STORE', key, bindings: twenty('carol') }))?.status).toBe(200);
     expect((await send({ op: 'STORE', key, bindings: twenty('mallory') }))?.status).toBe(403);
     // The refused STORE changed nothing: the first binding and the first twenty are all there is.
-    const held = node.overlay.store.get(key, performance.now()).map((b) => b.value);
+    const held = node.overlay.heldBindings(key, performance.now()).map((b) => b.value);
     expect(held.length).toBe(21);
     expect(held).toContain('sip:carol@127.0.0.1:5080');
     expect(held.some((v) => v.startsWith('sip:mallory'))).toBe(false);
@@ -131,14 +132,14 @@ describe('a live node under hostile peer traffic', () => {
     expect(found.kind).toBe('answered');
     if (found.kind === 'answered') expect(found.result.bindings.length).toBe(21);
     // Nothing from the garbage became a record.
-    expect([...node.overlay.store.keys()]).toEqual([key]);
+    expect(node.overlay.heldKeys()).toEqual([key]);
   });
 });
 
 describe('graceful leave of a node holding thousands of records', () => {
   it('hands over (alone: nothing to hand to) and closes without overflowing the stack', async () => {
     const lone = await KadsipNode.start({ config: resolveConfig({ listen: '127.0.0.1:0', overlay: 'lone' }), logger: pino({ level: 'silent' }) });
-    for (let i = 0; i < 5000; i++) lone.overlay.store.put(resourceId(`sip:u${i}@lone.example`), [{ value: `sip:u${i}@127.0.0.1:1`, ttlMs: 600_000 }], performance.now());
+    for (let i = 0; i < 5000; i++) testAccess(lone.overlay).store.put(resourceId(`sip:u${i}@lone.example`), [{ value: `sip:u${i}@127.0.0.1:1`, ttlMs: 600_000 }], performance.now());
     await lone.leave();
     expect(lone.overlay.state).toBe('stopped');
   });

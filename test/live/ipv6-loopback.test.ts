@@ -71,8 +71,8 @@ describe('IPv6 on ::1: nodes peer, phones register and call (RFC 5118 forms)', (
     nodes.push(b);
     expect(b.self.address).toBe(`[::1]:${pB}`);
     expect(b.overlay.state).toBe('joined');
-    expect(a.overlay.routingTable.get(b.self.id)?.address).toBe(`[::1]:${pB}`);
-    expect(b.overlay.routingTable.get(a.self.id)?.address).toBe(`[::1]:${pA}`);
+    expect(a.overlay.contact(b.self.id)?.address).toBe(`[::1]:${pB}`);
+    expect(b.overlay.contact(a.self.id)?.address).toBe(`[::1]:${pA}`);
   });
 
   it('a phone registered as bob@[0:0:0::1] at node A is called as bob@[::1] through node B', async () => {

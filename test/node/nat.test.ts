@@ -14,7 +14,7 @@ import { readDhtPeerId, splitAddress } from '../../src/dsip/index.js';
 import { StunServer, stunBinding } from '../../src/nat/stun/index.js';
 import { probeNat } from '../../src/node/nat.js';
 import { OverlayOverSip } from '../../src/p2psip/overlay-over-sip.js';
-import { OverlayNode } from '../../src/overlay/node.js';
+import { OverlayNode, testAccess } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
 import type { SipRequest } from '../../src/sip/message/index.js';
@@ -113,7 +113,7 @@ describe('KadsipNode start-up NAT detection', () => {
     expect(second.self.address).toBe(`127.0.0.1:${second.transport.local('udp').port}`);
     expect(second.overlay.config.candidatesWanted).toBe(0);
     expect(second.overlay.state).toBe('joined');
-    expect(first.overlay.routingTable.get(second.self.id)?.stun).toBe(second.self.stun);
+    expect(first.overlay.contact(second.self.id)?.stun).toBe(second.self.stun);
   });
 
   it('carries on with its listen address when no bootstrap advertises STUN; --public skips detection', async () => {
@@ -131,8 +131,8 @@ describe('KadsipNode start-up NAT detection', () => {
     const first = await startNode({});
     const client = await startNode({ bootstrap: first.self.address, role: 'client', stun: '127.0.0.1:0' });
     expect(client.overlay.state).toBe('joined');
-    expect(client.overlay.routingTable.get(first.self.id)).toBeDefined();
-    expect(first.overlay.routingTable.size).toBe(0);
+    expect(client.overlay.contact(first.self.id)).toBeDefined();
+    expect(first.overlay.view().contacts).toBe(0);
     // A willing client is listed in the peer's candidate table (priority 3).
     expect(first.overlay.candidates.fill(5, [], [])).toEqual([{ stun: client.self.stun, role: 'client', priority: 3, load: 0 }]);
   });
@@ -145,7 +145,7 @@ describe('KadsipNode start-up NAT detection', () => {
     const dead = `127.0.0.2:${silentPeer.address().port}`;
     const first = await startNode({});
     // The bootstrap's routing table lists a peer advertising a STUN server that never answers.
-    first.overlay.routingTable.observe({ id: peerIdFromAddress('127.0.0.1', 1), address: '127.0.0.1:1', stun: dead }, Date.now());
+    testAccess(first.overlay).routingTable.observe({ id: peerIdFromAddress('127.0.0.1', 1), address: '127.0.0.1:1', stun: dead }, Date.now());
     const second = await startNode({ bootstrap: first.self.address, candidatesWanted: '5' }, 300);
     expect(second.overlay.discoveredCandidates().map((c) => c.stun)).toEqual([dead]);
     const deadline = Date.now() + 3000;
@@ -158,7 +158,7 @@ describe('load figures (docs/PROTOCOL.md section 7)', () => {
   it('a willing node advertises what its STUN server counted on its next overlay request (load=)', async () => {
     const first = await startNode({ stun: '127.0.0.1:0' });
     const second = await startNode({ bootstrap: first.self.address });
-    expect(second.overlay.routingTable.get(first.self.id)?.load).toBe(0);
+    expect(second.overlay.contact(first.self.id)?.load).toBe(0);
     const stunAt = splitAddress(first.self.stun!)!;
     for (let i = 0; i < 3; i++) await stunBinding(stunAt, { localHost: '127.0.0.1', timeoutMs: 2000, rto: 250 });
     // What goes on the wire: a peer that listens for it reads load=3 or more in the DHT-PeerID.
@@ -173,7 +173,7 @@ describe('load figures (docs/PROTOCOL.md section 7)', () => {
     expect(dht?.ok && dht.value.load).toBeGreaterThanOrEqual(3);
     // A peer that knows it refreshes the figure when a request from it arrives.
     await new Promise<void>((resolve) => first.overlay.ping(second.self, () => resolve()));
-    expect(second.overlay.routingTable.get(first.self.id)?.load).toBeGreaterThanOrEqual(3);
+    expect(second.overlay.contact(first.self.id)?.load).toBeGreaterThanOrEqual(3);
   });
 
   it('a NATed node asks its candidates for their load (KADSIP-LOAD) and binds to the least loaded', async () => {
@@ -186,7 +186,7 @@ describe('load figures (docs/PROTOCOL.md section 7)', () => {
     // The bootstrap heard of both long ago, when both were idle: its figures are stale.
     for (const [i, server] of [busy, idle].entries()) {
       const stun = `${server.address().host}:${server.address().port}`;
-      first.overlay.routingTable.observe({ id: peerIdFromAddress('127.0.0.1', i + 1), address: `127.0.0.1:${i + 1}`, stun, load: 0 }, Date.now());
+      testAccess(first.overlay).routingTable.observe({ id: peerIdFromAddress('127.0.0.1', i + 1), address: `127.0.0.1:${i + 1}`, stun, load: 0 }, Date.now());
     }
     const second = await startNode({ bootstrap: first.self.address, candidatesWanted: '5' }, 200);
     expect(second.overlay.discoveredCandidates().map((c) => c.load)).toEqual([0, 0]);
