@@ -3,6 +3,7 @@
  * core (over SIP), the real clock, crypto-seeded randomness, logs, metrics and the HTTP status
  * server. Everything else in src/ is wired here and nowhere else.
  */
+import { overlayPortOf } from './overlay-port.js';
 import { openSipStack } from '../sip/stack.js';
 import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
@@ -165,14 +166,8 @@ export class KadsipNode {
     const core = makeCore(this.self);
     this.peerLink = core.link;
     this.overlay = core.overlay;
-    // What the location service asks of the overlay, read through this node: the core may change.
-    const current = (): OverlayNode => this.overlay;
-    const overlayView: Pick<OverlayNode, 'findValue' | 'routingTable'> = {
-      get routingTable() {
-        return current().routingTable;
-      },
-      findValue: (key, done) => current().findValue(key, done),
-    };
+    // What the P2PSIP layer asks of the overlay, read through this node: the core may change.
+    const overlayPort = overlayPortOf(() => this.overlay);
     const locationSelf = { host: adv.host, port: adv.port };
     // The node's own IP addresses count as an overlay domain: a phone that was given only the
     // node's address registers alice@IP and is reached as alice@IP from any node of the overlay.
@@ -184,7 +179,7 @@ export class KadsipNode {
     const attachPeer = reach.attach ? { protocol: 'udp' as const, host: reach.attach.host, port: reach.attach.port } : undefined;
     const location = new LocationService({
       registrar: this.registrar,
-      overlay: overlayView,
+      overlay: overlayPort,
       isOverlayHost,
       self: locationSelf,
       dns: new Rfc3263Resolver({
@@ -203,7 +198,7 @@ export class KadsipNode {
     const relay = attachPeer ? new AttachRelay({ transactions, peer: attachPeer, registrar: this.registrar, now: () => realClock.now(), log: log.child({ component: 'attach' }) }) : undefined;
     if (relay) this.attachRelay = relay;
     const makeRegistrations = (): Registrations =>
-      new Registrations(this.registrar, this.overlay, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => {
+      new Registrations(this.registrar, overlayPort, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => {
         location.invalidate(aor);
         relay?.sync(aor);
       }, relay === undefined);

@@ -12,20 +12,19 @@
  * Retry-After, within seconds, never a hang.
  */
 import type { Clock } from '../common/clock.js';
-import { splitAddress } from '../dsip/index.js';
-import type { LookupResult } from '../overlay/lookup.js';
-import type { OverlayNode } from '../overlay/node.js';
 import { resourceId } from '../overlay/peer-id.js';
 import type { ResolveFailure, ProxyTarget, TargetResolver } from '../proxy/index.js';
 import { bindingDestination, needsFlowRouting, type RegistrarBinding, type FlowOpen, type Registrar } from '../registrar/index.js';
 import { DnsError, Rfc3263Error, type Rfc3263Resolver } from '../resolve/index.js';
-import { canonicalAor, parseUri, serializeUri, type SipRequest, type SipUri, type Uri } from '../sip/message/index.js';
+import { canonicalAor, serializeUri, type SipRequest, type SipUri, type Uri } from '../sip/message/index.js';
 import { normalizeHost, type Endpoint, type Protocol } from '../sip/transport/index.js';
+import { parseAorRecord } from './aor-record.js';
+import type { FoundValues, OverlayPort } from './overlay-port.js';
 
 export interface LocationServiceOptions {
   registrar: Registrar;
-  /** What it asks of the overlay core (a view, so that a node can swap its core on a rejoin). */
-  overlay: Pick<OverlayNode, 'findValue' | 'routingTable'>;
+  /** What it asks of the overlay (a node adapts its core, and can swap the core on a rejoin). */
+  overlay: Pick<OverlayPort, 'findValue' | 'hasPeers'>;
   /** Is this host an overlay domain (or one of our own addresses)? Lower-case host. */
   isOverlayHost: (host: string) => boolean;
   /** This node's own address, so a stale overlay record pointing back here is not followed. */
@@ -81,15 +80,15 @@ export class LocationService implements TargetResolver {
     const now = this.options.clock.now();
     const cached = this.cache.get(aor);
     if (cached && cached.expiresAt > now) return cached.targets;
-    if (this.options.overlay.routingTable.size > 0) this.sawPeers = true;
-    const result = await new Promise<LookupResult>((resolve) => this.options.overlay.findValue(resourceId(aor), resolve));
+    if (this.options.overlay.hasPeers()) this.sawPeers = true;
+    const result = await new Promise<FoundValues>((resolve) => this.options.overlay.findValue(resourceId(aor), resolve));
     // Nobody answered at all: the overlay is out of reach, not the user unknown (also after the
     // dead peers have been dropped from the table). A node that never had a peer is an overlay
     // of one, and there an unknown user is simply unknown.
-    if (result.bindings.length === 0 && result.closest.length === 0 && this.sawPeers) return 'unreachable';
+    if (result.values.length === 0 && !result.peersAnswered && this.sawPeers) return 'unreachable';
     const targets: Endpoint[] = [];
-    for (const b of result.bindings) {
-      const peer = peerOfBinding(b.value);
+    for (const value of result.values) {
+      const peer = parseAorRecord(value);
       if (!peer || (peer.host === this.options.self.host && peer.port === this.options.self.port)) continue;
       targets.push({ protocol: this.options.peerProtocol, host: peer.host, port: peer.port });
     }
@@ -190,14 +189,6 @@ export class LocationService implements TargetResolver {
 /** A registered phone: its Contact, or the flow it registered on (src/registrar/flow.ts says which). */
 function targetOfBinding(binding: RegistrarBinding, flowOpen: FlowOpen | undefined): ProxyTarget {
   return { uri: binding.contact, destination: bindingDestination(binding, flowOpen), q: binding.q };
-}
-
-/** `sip:user@IP:PORT` as stored by a peer for its registered phones (PROTOCOL.md section 4). */
-function peerOfBinding(value: string): { host: string; port: number } | null {
-  const uri = parseUri(value);
-  if (!uri.ok || uri.value.kind !== 'sip') return null;
-  const hostPort = uri.value.port === null ? `${uri.value.host}:5060` : `${uri.value.host}:${uri.value.port}`;
-  return splitAddress(hostPort);
 }
 
 /** A SIP URI's user, host and port, for matching a Request-URI with a registered Contact. */

@@ -6,25 +6,28 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
+import { splitAddress } from '../dsip/index.js';
 import { hour, minute } from '../overlay/constants.js';
-import type { OverlayNode } from '../overlay/node.js';
 import { resourceId } from '../overlay/peer-id.js';
 import { aorBecameReachable, aorBecameUnreachable, type BindingChange, type Registrar } from '../registrar/index.js';
 import { getCallId, type SipRequest } from '../sip/message/index.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
+import { aorRecordValue } from './aor-record.js';
+import type { OverlayPort } from './overlay-port.js';
 
 /** Lifetime of the overlay record; renewed on a phone's refresh once half of it has gone. */
-const PUBLICATION_TTL_MS = hour;
-const RENEW_AFTER_MS = 30 * minute;
+export const PUBLICATION_TTL_MS = hour;
+export const RENEW_AFTER_MS = 30 * minute;
 
 export class Registrations {
   private readonly publishedAt = new Map<string, number>();
+  private readonly self: { host: string; port: number };
 
   constructor(
     private readonly registrar: Registrar,
-    private readonly overlay: OverlayNode,
+    private readonly overlay: Pick<OverlayPort, 'publish' | 'unpublish'>,
     /** This node's address, IP:PORT, written into the overlay records. */
-    private readonly selfAddress: string,
+    selfAddress: string,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onChange: (aor: string) => void,
@@ -34,7 +37,11 @@ export class Registrations {
      * (src/p2psip/attach-relay.ts, driven by onChange).
      */
     private readonly publishes = true,
-  ) {}
+  ) {
+    const self = splitAddress(selfAddress);
+    if (!self) throw new RangeError(`not an IP:PORT address: ${selfAddress}`);
+    this.self = self;
+  }
 
   handle(request: SipRequest, txn: ServerTransaction): void {
     const result = this.registrar.handle(request, txn.source, this.clock.now());
@@ -61,16 +68,20 @@ export class Registrations {
     const aors = [...this.registrar.aors()].filter((aor) => this.registrar.lookup(aor, now).length > 0);
     for (const aor of aors) {
       this.publishedAt.set(aor, now);
-      this.overlay.publish(resourceId(aor), [{ value: this.recordValue(aor), ttlMs: PUBLICATION_TTL_MS }], (r) => {
-        this.log.info({ aor, storedAt: r.storedAt }, 'registration published in the overlay');
-      });
+      this.publish(aor);
     }
     return aors;
   }
 
   /** The overlay record this node stores for an AoR it serves. */
   recordValue(aor: string): string {
-    return `sip:${escapeUser(userOf(aor))}@${this.selfAddress}`;
+    return aorRecordValue(aor, this.self);
+  }
+
+  private publish(aor: string): void {
+    this.overlay.publish(resourceId(aor), [{ value: this.recordValue(aor), ttlMs: PUBLICATION_TTL_MS }], (storedAt) => {
+      this.log.info({ aor, storedAt }, 'registration published in the overlay');
+    });
   }
 
   private apply(changes: readonly BindingChange[]): void {
@@ -91,9 +102,7 @@ export class Registrations {
     }
     for (const aor of renew) {
       this.publishedAt.set(aor, now);
-      this.overlay.publish(resourceId(aor), [{ value: this.recordValue(aor), ttlMs: PUBLICATION_TTL_MS }], (r) => {
-        this.log.info({ aor, storedAt: r.storedAt }, 'registration published in the overlay');
-      });
+      this.publish(aor);
     }
     for (const aor of gone) {
       this.publishedAt.delete(aor);
@@ -102,19 +111,6 @@ export class Registrations {
       });
     }
   }
-}
-
-function userOf(aor: string): string {
-  const colon = aor.indexOf(':');
-  const at = aor.lastIndexOf('@');
-  return at > colon ? aor.slice(colon + 1, at) : '';
-}
-
-/** Percent-encodes what RFC 3261's `user` rule does not allow, so the record is a valid URI. */
-function escapeUser(user: string): string {
-  return user.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) =>
-    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
 }
 
 function safeCallId(request: SipRequest): string | undefined {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { realClock } from '../../src/common/real-clock.js';
 import { LocationService } from '../../src/p2psip/location-service.js';
-import type { OverlayNode } from '../../src/overlay/node.js';
+import type { OverlayPort } from '../../src/p2psip/overlay-port.js';
 import type { Registrar } from '../../src/registrar/index.js';
 import { DnsError, NodeDnsClient, Rfc3263Resolver, type ServerTarget } from '../../src/resolve/index.js';
 import { createRequest, parseUri, type SipUri } from '../../src/sip/message/index.js';
@@ -13,7 +13,7 @@ function service(answer: (uri: SipUri) => Promise<ServerTarget[]>): LocationServ
   const unused = new Proxy({}, { get: () => { throw new Error('not for a DNS domain'); } });
   return new LocationService({
     registrar: unused as Registrar,
-    overlay: unused as OverlayNode,
+    overlay: unused as OverlayPort,
     isOverlayHost: (h) => h === 'overlay.example',
     self: { host: '127.0.0.1', port: 5060 },
     dns: { resolve: answer } as unknown as Rfc3263Resolver,
