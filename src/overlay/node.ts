@@ -28,7 +28,6 @@ import type { RecordStore } from './record-store.js';
 import { RecursiveRouting } from './recursive.js';
 import type { RoutingTable } from './routing-table.js';
 import { Rpc } from './rpc.js';
-import type { RttEstimator } from './rtt.js';
 import type { RequestHandler } from './transport.js';
 
 export type { NodeState, NodeStats, OverlayEvent, OverlayNodeOptions } from './context.js';
@@ -117,19 +116,12 @@ export class OverlayNode implements RequestHandler {
     return this.ctx.state;
   }
 
-  /** @deprecated outside src/overlay: use view(), contactList(), contact(), knows(). */
+  /**
+   * @deprecated use view().contacts, contactList(), contact(), knows(); kept only until
+   * src/node/overlay-port.ts (in progress) reads view().contacts, then it goes.
+   */
   get routingTable(): RoutingTable {
     return this.ctx.routingTable;
-  }
-
-  /** @deprecated outside src/overlay: use view(), heldKeys(), heldBindings(), holds(). */
-  get store(): RecordStore {
-    return this.ctx.store;
-  }
-
-  /** @deprecated outside src/overlay: use view().rttTimeoutMs. */
-  get rtt(): RttEstimator {
-    return this.ctx.rtt;
   }
 
   // ---------------------------------------------------------------- read-only view
