@@ -13,6 +13,7 @@
  * One JSON line per measurement on stdout: {"rtt":ADDR,"ms":X} | {"published":AOR,"storedAt":N}
  * | {"lookup":AOR,"found":B,"rounds":R,"rpcs":N,"stalls":S,"failures":F,"ms":X}.
  */
+import { hostPort } from '../src/common/host-port.js';
 import { openSipStack } from '../src/sip/stack.js';
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -53,7 +54,7 @@ if (!answer?.peer || answer.status !== 200) {
   process.stderr.write(`testbed-client: ${nodes[0]} did not answer the first contact\n`);
   process.exit(1);
 }
-const self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
+const self = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
 const overlay = answer.peer.overlay;
 const newCore = (): OverlayNode =>
   new OverlayNode({

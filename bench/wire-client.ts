@@ -9,7 +9,8 @@
  *    transaction of its own TransactionLayer + SipTransport (dSIP encodeRequest out, decodeResponse
  *    in), that checks every answer and counts anything unexpected as an error.
  */
-import { openSipStack } from '../src/sip/stack.js';
+import { hostPort } from '../src/common/host-port.js';
+import { openSipStack, type SipStack } from '../src/sip/stack.js';
 import { randomInt } from 'node:crypto';
 import { SILENT_LOGGER } from '../src/common/logger.js';
 import { realClock } from '../src/common/real-clock.js';
@@ -22,8 +23,8 @@ import { OverlayNode } from '../src/overlay/node.js';
 import { peerIdFromAddress, resourceId } from '../src/overlay/peer-id.js';
 import { SeededRandom } from '../src/overlay/random.js';
 import { serializeMessage, type SipMessage, type SipResponse } from '../src/sip/message/index.js';
-import { TransactionLayer } from '../src/sip/transaction/index.js';
-import { SipTransport, type Endpoint, type Protocol } from '../src/sip/transport/index.js';
+import type { TransactionLayer } from '../src/sip/transaction/index.js';
+import type { Endpoint, Protocol, SipTransport } from '../src/sip/transport/index.js';
 
 const HOST = '127.0.0.1';
 const silent = SILENT_LOGGER;
@@ -50,7 +51,7 @@ export async function startPeers(count: number, via: string, overlay: string, de
       const batch = Array.from({ length: Math.min(8, count - i) }, async () => {
         const { transport, transactions, local: bound } = await openSipStack({ host: HOST, port: 0 });
         const local = bound('udp');
-        const self: Contact = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
+        const self: Contact = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
         const link = new OverlayOverSip({ transactions, overlay, self, protocol: 'udp', log: silent });
         // No bucket refresh after joining: it would cost ~144 lookups per peer (all loopback peers
         // share the top 144 bits of their IDs) and the node learns the peer from its JOIN anyway.
@@ -172,26 +173,15 @@ export class LoadClient {
   /** Size of the request the transaction layer is sending right now. */
   #outboundBytes = 0;
 
-  private constructor(o: LoadOptions, transport: SipTransport) {
+  private constructor(o: LoadOptions, stack: SipStack) {
     this.#o = o;
+    const transport = stack.transport;
     this.#transport = transport;
-    // Every byte that leaves goes through this send: requests, retransmissions, answers to the node's pings.
-    const send: SipTransport['send'] = (message: SipMessage, to, onError) => {
-      const size = serializeMessage(message).length;
-      this.#outboundBytes = size;
-      if (this.#measuring) this.#bytes += size;
-      transport.send(message, to, onError);
-    };
-    this.#transactions = new TransactionLayer({ send, local: transport.local, clock: realClock });
-    transport.onMessage((inbound) => {
-      this.#inboundBytes = inbound.raw.length;
-      if (this.#measuring) this.#bytes += inbound.raw.length;
-    });
-    transport.onMessage(this.#transactions.receive);
+    this.#transactions = stack.transactions;
     // The sent-by port is the listening port for both protocols (SipTransport shares it).
     const local = transport.local(o.protocol);
-    this.#self = { id: peerIdFromAddress(local.host, local.port), address: `${local.host}:${local.port}` };
-    const nodeAddress = `${o.node.host}:${o.node.port}`;
+    this.#self = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
+    const nodeAddress = hostPort(o.node.host, o.node.port);
     this.#to = { address: nodeAddress, id: peerIdFromAddress(o.node.host, o.node.port) };
     this.#endpoint = { protocol: o.protocol, host: o.node.host, port: o.node.port };
     // A peer answers the node's pings (it pings a new peer before admitting it to its routing table).
@@ -208,8 +198,33 @@ export class LoadClient {
   static async start(o: LoadOptions): Promise<LoadClient> {
     // UDP too in TCP mode: the node pings peers over UDP, at the port their Via names.
     const protocols: Protocol[] = o.protocol === 'tcp' ? ['udp', 'tcp'] : ['udp'];
-    const transport = await SipTransport.listen({ host: HOST, port: 0, protocols });
-    return new LoadClient(o, transport);
+    let client: LoadClient | undefined;
+    const stack = await openSipStack({
+      host: HOST,
+      port: 0,
+      protocols,
+      // Every byte that leaves goes through this send: requests, retransmissions, answers to the node's pings.
+      wrapSend: (send) => (message: SipMessage, to, onError) => {
+        if (client) client.#sent(message);
+        send(message, to, onError);
+      },
+      onInbound: (inbound) => {
+        if (client) client.#received(inbound.raw.length);
+      },
+    });
+    client = new LoadClient(o, stack);
+    return client;
+  }
+
+  #sent(message: SipMessage): void {
+    const size = serializeMessage(message).length;
+    this.#outboundBytes = size;
+    if (this.#measuring) this.#bytes += size;
+  }
+
+  #received(size: number): void {
+    this.#inboundBytes = size;
+    if (this.#measuring) this.#bytes += size;
   }
 
   /** STOREs `records` bindings on the node (C at a time), each answered 200 with the binding. */

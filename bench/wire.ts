@@ -12,6 +12,7 @@
  * Prints one JSON line of figures and conditions on stdout; progress goes to stderr. Exit status 1
  * when any RPC of the window failed or timed out (the figures are then not a clean measurement).
  */
+import { hostPort } from '../src/common/host-port.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -173,7 +174,7 @@ let client: LoadClient | undefined;
 let exitCode = 0;
 try {
   node = await NodeProcess.start(warmupS + seconds + 120);
-  const nodeAddress = `${node.address.host}:${node.address.port}`;
+  const nodeAddress = hostPort(node.address.host, node.address.port);
   progress(`node listening on ${nodeAddress} (pid ${node.child.pid})`);
 
   peers = await startPeers(peersWanted, nodeAddress, overlay, 10_000);

@@ -2,6 +2,7 @@
  * `kadsip start`: configuration from defaults, --config, KADSIP_* and flags; then the node runs
  * until SIGTERM or SIGINT, on which it leaves gracefully (hands its records over) and exits 0.
  */
+import { hostPort } from '../common/host-port.js';
 import { ConfigError, environmentSource, fileSource, flagSource, nameConfigError, resolveConfigFrom, type NodeConfig } from '../node/config.js';
 import { KadsipNode, StartupError } from '../node/kadsip-node.js';
 import { concreteListen } from '../node/listen-address.js';
@@ -66,7 +67,7 @@ export async function runStart(flags: StartFlags): Promise<number> {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  if (replaced) log.info({ listen: `${config.listen.host}:${config.listen.port}`, wildcard: replaced }, 'listen address resolved to the host\'s one address');
+  if (replaced) log.info({ listen: hostPort(config.listen.host, config.listen.port), wildcard: replaced }, 'listen address resolved to the host\'s one address');
   let node: KadsipNode;
   try {
     node = await KadsipNode.start({ config, logger: log });

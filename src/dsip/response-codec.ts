@@ -11,6 +11,7 @@
  *
  * Every response carries the answerer's DHT-PeerID (PROTOCOL.md section 2).
  */
+import { hostPort } from '../common/host-port.js';
 import { DEFAULT_CONFIG } from '../overlay/constants.js';
 import type { Contact } from '../overlay/contact.js';
 import type { NodeId } from '../overlay/id.js';
@@ -216,7 +217,7 @@ export function decodeResponse(
   if (unacceptable !== null) return rejected(`${what}: ${unacceptable}`);
   const ip = canonicalIp(source.host);
   if (ip === null || !idMatchesAddress(dht.value.peer.id, ip, source.port)) {
-    return rejected(`${what}: answerer's peer-ID does not match its address ${source.host}:${source.port}`);
+    return rejected(`${what}: answerer's peer-ID does not match its address ${hostPort(source.host, source.port)}`);
   }
   const from: Contact = {
     id: dht.value.peer.id,

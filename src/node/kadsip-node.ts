@@ -381,7 +381,7 @@ export class KadsipNode {
       address: this.self.address,
       role: this.role,
       behindNat: this.behindNat,
-      ...(this.attachRelay ? { attachPeer: `${this.attachRelay.peer.host}:${this.attachRelay.peer.port}`, relayedAors: this.attachRelay.aors().length } : {}),
+      ...(this.attachRelay ? { attachPeer: hostPort(this.attachRelay.peer.host, this.attachRelay.peer.port), relayedAors: this.attachRelay.aors().length } : {}),
       ...(this.self.stun ? { stun: this.self.stun, load: this.overlay.self.load ?? 0 } : {}),
       ...(this.self.turn ? { turn: this.self.turn } : {}),
       candidates: discovered.length,

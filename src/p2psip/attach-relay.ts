@@ -11,6 +11,7 @@
  * One Call-ID per AoR and a rising CSeq (RFC 3261 section 10.2.4); refreshed every refreshMs
  * with Expires expiresS; Expires: 0 when the AoR's last phone goes (10.2.2).
  */
+import { hostPort } from '../common/host-port.js';
 import type { Logger } from '../common/logger.js';
 import type { Registrar } from '../registrar/index.js';
 import { createRequest, parseUri, randomCallId, serializeUri, type SipRequest } from '../sip/message/index.js';
@@ -94,7 +95,7 @@ export class AttachRelay {
       return;
     }
     const peer = this.options.peer;
-    const where = `${peer.host}:${peer.port}`;
+    const where = hostPort(peer.host, peer.port);
     this.options.transactions.sendRequest(request, peer, {
       onResponse: (response) => {
         if (response.status < 200) return;

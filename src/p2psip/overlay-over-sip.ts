@@ -4,6 +4,7 @@
  * handed to the core, and answered in the same server transaction. Retransmissions and timeouts
  * are the transaction layer's (Timer E/F); the core keeps its own shorter deadline on top.
  */
+import { hostPort } from '../common/host-port.js';
 import type { Logger } from '../common/logger.js';
 import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, offerOf, splitAddress } from '../dsip/index.js';
 import type { Contact, PeerAddress } from '../overlay/contact.js';
@@ -82,7 +83,7 @@ export class OverlayOverSip implements OverlayTransport {
     const source = { host: txn.source.host, port: listeningPortOf(request, txn) };
     const decoded = decodeRequest(request, source, { overlay, self, acceptAnyOverlay: this.options.acceptAnyOverlay ?? true });
     if (!decoded.ok) {
-      log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: `${txn.source.host}:${txn.source.port}` }, 'peer request refused');
+      log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: hostPort(txn.source.host, txn.source.port) }, 'peer request refused');
       // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
       txn.respond(encodeRejection(request, decoded, { overlay, self, ...offerOf(core.self ?? self) }));
       return;

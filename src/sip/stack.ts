@@ -8,7 +8,7 @@ import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { realClock } from '../common/real-clock.js';
 import { TransactionLayer, type TimerValues } from './transaction/index.js';
-import { SipTransport, type Protocol, type TransportLimits } from './transport/index.js';
+import { SipTransport, type InboundMessage, type Protocol, type TransportLimits } from './transport/index.js';
 
 export interface SipStackOptions {
   readonly host: string;
@@ -27,6 +27,8 @@ export interface SipStackOptions {
    * layer sends goes through it.
    */
   readonly wrapSend?: (send: SipTransport['send']) => SipTransport['send'];
+  /** Sees every inbound message just before the transaction layer does, e.g. to count the bytes that arrive. */
+  readonly onInbound?: (inbound: InboundMessage) => void;
 }
 
 export interface SipStack {
@@ -56,6 +58,7 @@ export async function openSipStack(options: SipStackOptions): Promise<SipStack> 
     ...(options.timers ? { timers: options.timers } : {}),
     ...(transactionLogger ? { logger: transactionLogger } : {}),
   });
+  if (options.onInbound) transport.onMessage(options.onInbound);
   transport.onMessage(transactions.receive);
   return {
     transport,

@@ -5,6 +5,7 @@
  * listener, picks out the response by transaction ID, and removes the listener when done, leaving
  * other listeners undisturbed. Without it, it opens (and closes) a socket of its own.
  */
+import { hostPort } from '../../common/host-port.js';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -157,14 +158,14 @@ function runTransaction(socket: Socket, server: StunEndpoint, opts: StunBindingO
       transmissions++;
       lastSentAt = performance.now();
       socket.send(request, server.port, server.host, (err) => {
-        if (err) failWith('send-failed', `STUN request to ${server.host}:${server.port} not sent: ${err.message}`, undefined, err);
+        if (err) failWith('send-failed', `STUN request to ${hostPort(server.host, server.port)} not sent: ${err.message}`, undefined, err);
       });
       // §6.2.1: wait RTO, doubling each time; after the Rc-th request wait Rm x RTO.
       const wait = transmissions < maxRequests ? rto * 2 ** (transmissions - 1) : rm * rto;
       retransmitTimer = setTimeout(transmissions < maxRequests ? transmit : onTimeout, wait);
     };
     const onTimeout = (): void =>
-      failWith('timeout', `no STUN response from ${server.host}:${server.port} after ${transmissions} request(s)`);
+      failWith('timeout', `no STUN response from ${hostPort(server.host, server.port)} after ${transmissions} request(s)`);
     const onAbort = (): void => failWith('aborted', 'STUN Binding aborted');
     const onSocketError = (err: Error): void => failWith('socket-error', `STUN client socket error: ${err.message}`, undefined, err);
 
