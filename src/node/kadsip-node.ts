@@ -35,7 +35,6 @@ import { probeNat } from './nat.js';
 import { FlowKeepalive, KEEPALIVE_PING, natFlows } from '../p2psip/flow-keepalive.js';
 import { AttachRelay } from '../p2psip/attach-relay.js';
 import { MappingWatch } from '../p2psip/mapping-watch.js';
-import { resourceId } from '../overlay/peer-id.js';
 import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRediscovery } from './bootstrap-discovery.js';
 import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
@@ -257,8 +256,7 @@ export class KadsipNode {
         }
         // The phones' AoRs under the new address, and the records naming the old one withdrawn
         // (any peer may REMOVE a value, PROTOCOL.md section 3).
-        const aors = this.registrations.republishAll();
-        for (const aor of aors) this.overlay.unpublish(resourceId(aor), [old.registrations.recordValue(aor)], () => undefined);
+        const aors = this.registrations.takeOver(old.registrations);
         for (const aor of aors) location.invalidate(aor);
         log.info({ address: this.self.address, aors: aors.length }, 'rejoined the overlay');
       });

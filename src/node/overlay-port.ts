@@ -13,6 +13,6 @@ export function overlayPortOf(current: () => OverlayNode): OverlayPort {
     publish: (key, records, done) => current().publish(key, records, (result) => done(result.storedAt)),
     unpublish: (key, values, done) => current().unpublish(key, values, done),
     isJoined: () => current().state === 'joined',
-    hasPeers: () => current().routingTable.size > 0,
+    hasPeers: () => current().view().contacts > 0,
   };
 }

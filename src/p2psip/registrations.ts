@@ -73,6 +73,20 @@ export class Registrations {
     return aors;
   }
 
+  /**
+   * After a rejoin under a new address (PROTOCOL.md section 10.4), on the Registrations built for
+   * it: publishes every AoR with a binding under the new address and REMOVEs the records that name
+   * `previous`'s address (any peer may REMOVE a value, section 3). Returns the AoRs.
+   */
+  takeOver(previous: Registrations): string[] {
+    const aors = this.republishAll();
+    for (const aor of aors) {
+      const stale = previous.recordValue(aor);
+      if (stale !== this.recordValue(aor)) this.overlay.unpublish(resourceId(aor), [stale], () => undefined);
+    }
+    return aors;
+  }
+
   /** The overlay record this node stores for an AoR it serves. */
   recordValue(aor: string): string {
     return aorRecordValue(aor, this.self);

@@ -106,6 +106,15 @@ describe('Registrations: the overlay record of a registered AoR', () => {
     expect(published()).toEqual([aliceKey]);
   });
 
+  it('takeOver (rejoin under a new address): the AoRs published under the new address, the records naming the old one removed', () => {
+    registerAlice(['<sip:alice@192.0.2.10:5062>'], '3600');
+    const moved = new Registrations(registrar, overlay, '198.51.100.2:6060', clock, SILENT_LOGGER, () => undefined);
+    overlay.published.length = 0;
+    expect(moved.takeOver(regs)).toEqual([ALICE]);
+    expect(overlay.published).toEqual([{ key: aliceKey, records: [{ value: 'sip:alice@198.51.100.2:6060', ttlMs: PUBLICATION_TTL_MS }] }]);
+    expect(overlay.unpublished).toEqual([{ key: aliceKey, values: [aliceRecord] }]);
+  });
+
   it('a node that does not publish (client behind a symmetric NAT) only reports the change', () => {
     setUp(false);
     registerAlice(['<sip:alice@192.0.2.10:5062>'], '3600');
