@@ -14,6 +14,7 @@ import { resourceId } from './overlay/peer-id.js';
 import { ConfigError, resolveConfig, type ConfigInput, type HostPort, type NodeConfig, type Protocol } from './node/config.js';
 import { KadsipNode, StartupError } from './node/kadsip-node.js';
 import { concreteListen } from './node/listen-address.js';
+import { overlayPortOf } from './node/overlay-port.js';
 import { canonicalAor, createRequest, parseUri } from './sip/message/index.js';
 
 export { ConfigError, StartupError, resolveConfig };
@@ -179,6 +180,8 @@ function statusOf(node: KadsipNode): NodeStatus {
 }
 
 function handleOf(node: KadsipNode): KadsipNodeHandle {
+  // The P2PSIP layer's view of the overlay, read through the node: its core changes on a rejoin.
+  const overlay = overlayPortOf(() => node.overlay);
   const listen = node.transport.local(node.config.transports.includes('udp') ? 'udp' : 'tcp');
   return {
     get peerId() {
@@ -223,15 +226,13 @@ function handleOf(node: KadsipNode): KadsipNodeHandle {
       const ttlS = options.ttlS ?? DEFAULT_TTL_S;
       if (!(ttlS > 0)) throw new TypeError(`ttlS must be positive: ${ttlS}`);
       const record = node.registrations.recordValue(canonical);
-      const storedAt = await new Promise<number>((resolve) =>
-        node.overlay.publish(resourceId(canonical), [{ value: record, ttlMs: ttlS * 1000 }], (r) => resolve(r.storedAt)),
-      );
+      const storedAt = await new Promise<number>((resolve) => overlay.publish(resourceId(canonical), [{ value: record, ttlMs: ttlS * 1000 }], resolve));
       return { aor: canonical, record, storedAt };
     },
     async unpublish(aor) {
       const canonical = aorOf(aor);
       const record = node.registrations.recordValue(canonical);
-      await new Promise<void>((resolve) => node.overlay.unpublish(resourceId(canonical), [record], () => resolve()));
+      await new Promise<void>((resolve) => overlay.unpublish(resourceId(canonical), [record], () => resolve()));
     },
     leave: () => node.leave(),
     stop: () => node.close(),

@@ -8,6 +8,7 @@
  * nodes stopped (a node that left a socket or timer open would keep it running).
  */
 import { ConfigError, resolveConfig, startNode, type KadsipNodeHandle, type LocateResult, type NodeStatus } from 'kadsip';
+import { kadsipOverlay, type KadsipOverlayOptions } from 'kadsip/drachtio';
 // @ts-expect-error: internals are not part of the package's exports map (tsc fails if they become importable)
 import type {} from 'kadsip/dist/node/kadsip-node.js';
 
@@ -29,12 +30,15 @@ try {
   await a.publish('not a uri').catch((e: unknown) => (badAor = e instanceof TypeError ? 'TypeError' : String(e)));
   let badConfig = '';
   await startNode({ listen: 'nowhere:port' }).catch((e: unknown) => (badConfig = e instanceof ConfigError ? 'ConfigError' : String(e)));
+  // The drachtio-srf plugin is the package's second entry point (it needs no drachtio-srf to load).
+  const pluginOptions: KadsipOverlayOptions = { listen: '127.0.0.1:0', sipAddress: '127.0.0.1:5090' };
+  const plugin = `${typeof kadsipOverlay}:${pluginOptions.sipAddress}`;
   // The exports map hides internals at run time too.
   let internal = '';
   const hidden = 'kadsip/dist/node/kadsip-node.js';
   await import(hidden).catch((e: { code?: string }) => (internal = e.code ?? String(e)));
   process.stdout.write(
-    JSON.stringify({ a: { address: a.address, listen: a.listen, peerId: a.peerId }, published, located, unknown, statusA, statusB, afterUnpublish, badAor, badConfig, internal }) + '\n',
+    JSON.stringify({ a: { address: a.address, listen: a.listen, peerId: a.peerId }, published, located, unknown, statusA, statusB, afterUnpublish, badAor, badConfig, internal, plugin }) + '\n',
   );
 } finally {
   await b?.leave();

@@ -107,6 +107,8 @@ describe('the packed tarball, installed and used by a TypeScript consumer', () =
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('dist/cli/main.js');
+    expect(files).toContain('dist/drachtio/index.js');
+    expect(files).toContain('dist/drachtio/index.d.ts');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('dist/sim/'))).toEqual([]);
     expect(files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(f))).toEqual([]);
@@ -164,6 +166,7 @@ describe('the packed tarball, installed and used by a TypeScript consumer', () =
       badAor: string;
       badConfig: string;
       internal: string;
+      plugin: string;
     };
     expect(seen.a.listen.host).toBe('127.0.0.1');
     expect(seen.a.listen.port).toBeGreaterThan(0);
@@ -180,5 +183,6 @@ describe('the packed tarball, installed and used by a TypeScript consumer', () =
     expect(seen.badAor).toBe('TypeError');
     expect(seen.badConfig).toBe('ConfigError');
     expect(seen.internal).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+    expect(seen.plugin).toBe('function:127.0.0.1:5090');
   }, 480_000);
 });
