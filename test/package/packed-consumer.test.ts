@@ -174,6 +174,21 @@ describe('the packed tarball, installed and used by a TypeScript consumer', () =
     expect(seen.a.peerId).toMatch(/^[0-9a-f]{40}$/);
     expect(seen.statusA).toMatchObject({ state: 'joined', contacts: 1, recordsPublished: 1, peerId: seen.a.peerId, overlay: 'packed' });
     expect(seen.statusB).toMatchObject({ state: 'joined', contacts: 1 });
+    // Every field NodeStatus promises is there, of its type (src/index.ts reads them off the node's /status document).
+    for (const status of [seen.statusA, seen.statusB]) {
+      expect(status).toEqual({
+        peerId: expect.stringMatching(/^[0-9a-f]{40}$/),
+        address: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        overlay: 'packed',
+        state: 'joined',
+        role: 'peer',
+        behindNat: false,
+        contacts: 1,
+        recordsHeld: expect.any(Number),
+        recordsPublished: expect.any(Number),
+        registeredAors: 0,
+      });
+    }
     // Canonical AoR (host in lower case), the record names A, and B holds a replica.
     expect(seen.published).toEqual({ aor: 'sip:Alice@overlay.test', record: `sip:Alice@${seen.a.address}`, storedAt: 2 });
     // B finds A through the overlay: the request goes to A, Request-URI unchanged.
