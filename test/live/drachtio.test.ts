@@ -6,7 +6,8 @@
  * connected to it, and a native kadsip node, one overlay. SIPp phones: alice registers through
  * drachtio-server (to the app), bob at the native node; calls both ways with Via, Record-Route
  * (drachtio's and the node's), Max-Forwards and Request-URI checked exactly; `kadsip lookup` finds
- * the app's record; an app restart loses no registration in the overlay.
+ * the app's record; a drachtio-server restart and an app restart lose no registration in the
+ * overlay (after an app restart the phones' calls resume when they re-register).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -173,7 +174,8 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
     expect(callee.code, errorsOf('uas-answer.xml', bobPort)).toBe(0);
   }, 60_000);
 
-  it('bob (native node) calls alice: the overlay record leads to drachtio-server, the app to her phone', async () => {
+  /** bob (native node) calls alice (registered through drachtio and the app); both SIPp exit codes. */
+  const bobCallsAlice = async (): Promise<void> => {
     const rr = `<sip:127.0.0.1:${drachtioSip};lr>|<sip:127.0.0.1:${nativeSip};lr>||`;
     // drachtio-server keeps the Request-URI (it rewrites only a URI naming itself): alice sees the AoR.
     const uas = sipp('uas-answer.xml', alicePort, ['-s', 'alice', '-key', 'vias', `127.0.0.1:${drachtioSip}|127.0.0.1:${nativeSip}|127.0.0.1:${bobPort}||`, '-key', 'rr', rr, '-key', 'maxfwd', '68', '-key', 'ruri', 'sip:alice@example.com']);
@@ -182,12 +184,28 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
     const callee = await uas;
     expect(uac.code, `${errorsOf('uac-call.xml', bobPort)}\n${app.output().slice(-2000)}`).toBe(0);
     expect(callee.code, errorsOf('uas-answer.xml', alicePort)).toBe(0);
-  }, 60_000);
+  };
+
+  it('bob (native node) calls alice: the overlay record leads to drachtio-server, the app to her phone', bobCallsAlice, 60_000);
 
   it('a user registered nowhere: 404 from the app through drachtio-server', async () => {
     const r = await sipp('uac-reject.xml', alicePort, ['-s', 'nobody', '-key', 'caller', 'alice', '-key', 'domain', 'example.com', '-key', 'code', '404', '-key', 'retry', 'absent'], `127.0.0.1:${drachtioSip}`);
     expect(r.code, errorsOf('uac-reject.xml', alicePort)).toBe(0);
   }, 30_000);
+
+  it('a drachtio-server restart loses nothing: the record stays in the overlay, the app reconnects and still has the binding', async () => {
+    const connects = (): number => app.output().split('connected to drachtio-server').length - 1;
+    const before = connects();
+    await drachtio.stop('SIGTERM');
+    const whileDown = await lookup('sip:alice@example.com', `127.0.0.1:${nativeSip}`);
+    expect(whileDown.bindings.map((x) => x.uri)).toEqual([`sip:alice@127.0.0.1:${drachtioSip}`]);
+    drachtio = spawnLogged(drachtioBin, ['-f', join(work, 'drachtio.conf.xml')]);
+    // drachtio-srf reconnects on its own.
+    await until('the app reconnected to drachtio-server', () => connects() > before, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}\napp: ${app.output().slice(-2000)}\ndrachtio: ${drachtio.output().slice(-2000)}`);
+    });
+    await bobCallsAlice();
+  }, 90_000);
 
   it('an app restart loses no registration in the overlay: the record lives on other peers until it expires', async () => {
     await app.stop('SIGTERM');
@@ -197,5 +215,9 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
     app = await startApp();
     const after = await lookup('sip:alice@example.com', `127.0.0.1:${appOverlay}`);
     expect(after.bindings.map((x) => x.uri)).toEqual([`sip:alice@127.0.0.1:${drachtioSip}`]);
-  }, 60_000);
+    // The bindings themselves were in the app's memory: once alice refreshes her registration, calls reach her again.
+    const again = await sipp('register.xml', alicePort, ['-s', 'alice', '-key', 'domain', 'example.com', '-key', 'expires', '300'], `127.0.0.1:${drachtioSip}`);
+    expect(again.code, errorsOf('register.xml', alicePort)).toBe(0);
+    await bobCallsAlice();
+  }, 90_000);
 });
