@@ -33,10 +33,21 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * The environment of a user's shell: under `npm test` npm adds its lifecycle variables (the repo's
+ * npm_config_local_prefix, npm_package_*, ...), which must not steer the consumer's npm; the
+ * user's own npm settings (cache, config files) stay.
+ */
+function userEnvironment(): NodeJS.ProcessEnv {
+  const keep = new Set(['npm_config_cache', 'npm_config_userconfig', 'npm_config_globalconfig']);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || keep.has(key.toLowerCase())));
+  return { ...env, npm_config_update_notifier: 'false' };
+}
+
 /** Runs a command to its end, bounded in time; never rejects (the caller checks the code). */
 function run(command: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<Run> {
   return new Promise((done) => {
-    execFile(command, args, { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: userEnvironment() }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
       done({ code, stdout, stderr: error && code === null ? `${stderr}\n${error.message}` : stderr });
     });
