@@ -4,7 +4,7 @@
  * the repo (the first run builds it: about 13 minutes on 2 cores). On loopback: drachtio-server
  * with examples/drachtio-app/drachtio.conf.xml (its ports swapped for free ones), the example app
  * connected to it, and a native kadsip node, one overlay. SIPp phones: alice registers through
- * drachtio-server (to the app), bob at the native node; calls both ways with Via, Record-Route
+ * drachtio-server (to the app, which challenges her: kadsip's digest), bob at the native node; calls both ways with Via, Record-Route
  * (drachtio's and the node's), Max-Forwards and Request-URI checked exactly; `kadsip lookup` finds
  * the app's record; a drachtio-server restart and an app restart lose no registration in the
  * overlay (after an app restart the phones' calls resume when they re-register).
@@ -13,12 +13,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, freePorts, REPO, requireBuilt, requireTool, run, startNode, type RunningNode, type RunResult } from './live-helpers.js';
 
 const SCENARIOS = join(REPO, 'sip-scenarios');
 const EXAMPLE = join(REPO, 'examples', 'drachtio-app');
+/** A digest registration that stays (sip-scenarios/register-auth.xml unregisters at its end). */
+const REGISTER_AUTH_STAY = join(REPO, 'test', 'live', 'drachtio-scenarios', 'register-auth-stay.xml');
 
 let work = '';
 let drachtioBin = '';
@@ -71,14 +73,14 @@ function tcpOpen(port: number): Promise<boolean> {
 }
 
 async function sipp(scenario: string, port: number, args: string[], target?: string, timeoutS = 15): Promise<RunResult> {
-  const a = ['-sf', join(SCENARIOS, scenario), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-timeout', `${timeoutS}s`, '-timeout_error', '-nostdin', '-trace_err', '-error_file', join(work, `${scenario}.${port}.errors.log`), ...args];
+  const a = ['-sf', scenario.startsWith('/') ? scenario : join(SCENARIOS, scenario), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-timeout', `${timeoutS}s`, '-timeout_error', '-nostdin', '-trace_err', '-error_file', join(work, `${basename(scenario)}.${port}.errors.log`), ...args];
   if (target) a.push(target);
   return run('sipp', a, { cwd: work, timeoutMs: (timeoutS + 10) * 1000 });
 }
 
 function errorsOf(scenario: string, port: number): string {
   try {
-    return readFileSync(join(work, `${scenario}.${port}.errors.log`), 'utf8').slice(-2000);
+    return readFileSync(join(work, `${basename(scenario)}.${port}.errors.log`), 'utf8').slice(-2000);
   } catch {
     return '';
   }
@@ -124,6 +126,9 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
       SIP_ADDRESS: `127.0.0.1:${drachtioSip}`,
       DRACHTIO_PORT: String(adminPort),
       DRACHTIO_SECRET: 'cymru',
+      // kadsip's digest authentication in the app; MD5 alone, since SIPp 3.6 answers only the first challenge and knows only MD5.
+      KADSIP_USERS_FILE: join(work, 'users'),
+      KADSIP_DIGEST_ALGORITHMS: 'MD5',
     });
     await until('the app connected to drachtio-server', () => started.output().includes('connected to drachtio-server'), 20_000).catch((e: Error) => {
       throw new Error(`${e.message}\napp: ${started.output().slice(-2000)}\ndrachtio: ${drachtio.output().slice(-2000)}`);
@@ -138,6 +143,7 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
     const conf = readFileSync(join(EXAMPLE, 'drachtio.conf.xml'), 'utf8').replaceAll('9022', String(adminPort)).replaceAll('127.0.0.1:5090', `127.0.0.1:${drachtioSip}`);
     expect(conf).toContain(`port="${adminPort}"`);
     writeFileSync(join(work, 'drachtio.conf.xml'), conf);
+    writeFileSync(join(work, 'users'), 'alice:alice-secret\ncarol:carol-secret\n');
     drachtio = spawnLogged(drachtioBin, ['-f', join(work, 'drachtio.conf.xml')]);
     await until('drachtio-server admin port', () => tcpOpen(adminPort), 15_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${drachtio.output().slice(-2000)}`);
@@ -153,9 +159,25 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
     await drachtio?.stop();
   });
 
-  it('alice registers through drachtio-server (to the app), bob at the native node; kadsip lookup finds the app record', async () => {
-    const a = await sipp('register.xml', alicePort, ['-s', 'alice', '-key', 'domain', 'example.com', '-key', 'expires', '300'], `127.0.0.1:${drachtioSip}`);
-    expect(a.code, `${errorsOf('register.xml', alicePort)}\n${app.output().slice(-2000)}`).toBe(0);
+  /** alice registers through drachtio-server with her password (the app challenges: digest MD5). */
+  const aliceRegisters = async (): Promise<void> => {
+    const a = await sipp(REGISTER_AUTH_STAY, alicePort, ['-s', 'alice', '-key', 'domain', 'example.com', '-key', 'expires', '300', '-au', 'alice', '-ap', 'alice-secret'], `127.0.0.1:${drachtioSip}`);
+    expect(a.code, `${errorsOf(REGISTER_AUTH_STAY, alicePort)}\n${app.output().slice(-2000)}`).toBe(0);
+  };
+
+  it('a wrong password through drachtio-server is challenged again (401 twice) and registers nothing', async () => {
+    const r = await sipp('register-auth-wrong.xml', alicePort, ['-s', 'carol', '-key', 'domain', 'example.com', '-key', 'expires', '300', '-au', 'carol', '-ap', 'wrong'], `127.0.0.1:${drachtioSip}`);
+    expect(r.code, errorsOf('register-auth-wrong.xml', alicePort)).toBe(0);
+    expect((await lookup('sip:carol@example.com', `127.0.0.1:${nativeSip}`)).found).toBe(false);
+  }, 30_000);
+
+  it('digest through drachtio-server: 401, 200 with the binding, and the unregistration challenged too', async () => {
+    const r = await sipp('register-auth.xml', alicePort, ['-s', 'carol', '-key', 'domain', 'example.com', '-key', 'expires', '300', '-au', 'carol', '-ap', 'carol-secret'], `127.0.0.1:${drachtioSip}`);
+    expect(r.code, `${errorsOf('register-auth.xml', alicePort)}\n${app.output().slice(-2000)}`).toBe(0);
+  }, 30_000);
+
+  it('alice registers through drachtio-server (to the app, digest), bob at the native node; kadsip lookup finds the app record', async () => {
+    await aliceRegisters();
     const b = await sipp('register.xml', bobPort, ['-s', 'bob', '-key', 'domain', 'example.com', '-key', 'expires', '300'], `127.0.0.1:${nativeSip}`);
     expect(b.code, errorsOf('register.xml', bobPort)).toBe(0);
     // The record names drachtio-server: calls for alice from any node come back through it.
@@ -216,8 +238,7 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
     const after = await lookup('sip:alice@example.com', `127.0.0.1:${appOverlay}`);
     expect(after.bindings.map((x) => x.uri)).toEqual([`sip:alice@127.0.0.1:${drachtioSip}`]);
     // The bindings themselves were in the app's memory: once alice refreshes her registration, calls reach her again.
-    const again = await sipp('register.xml', alicePort, ['-s', 'alice', '-key', 'domain', 'example.com', '-key', 'expires', '300'], `127.0.0.1:${drachtioSip}`);
-    expect(again.code, errorsOf('register.xml', alicePort)).toBe(0);
+    await aliceRegisters();
     await bobCallsAlice();
   }, 90_000);
 });
