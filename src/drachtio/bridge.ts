@@ -29,16 +29,28 @@ export function sourceOf(req: SrfRequest): Endpoint {
 const WRITTEN_BY_DRACHTIO = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'content-length']);
 
 /**
+ * Challenge headers, of which only the first value goes out. RFC 3261 section 7.3.1 forbids
+ * combining WWW-Authenticate (and Proxy-Authenticate) values into one comma-separated line, and
+ * drachtio-srf's headers object holds one value per name (its Message#set joins repeats with
+ * commas, and drachtio-server sends that as one line). So behind drachtio-server the phone is
+ * offered the first algorithm of `digestAlgorithms` only: put MD5 first for phones that know no
+ * other.
+ */
+const FIRST_VALUE_ONLY = new Set(['www-authenticate', 'proxy-authenticate']);
+
+/**
  * Sends a response kadsip built (the registrar's 200 with the bindings, its 401 challenge, 423
- * with Min-Expires...) through drachtio-srf. Several values of one header go as one comma-separated
- * value (drachtio-srf's headers are an object; RFC 3261 7.3.1 lets Contact be combined, and
- * WWW-Authenticate challenges are comma-separated lists in RFC 7235 section 4.1).
+ * with Min-Expires...) through drachtio-srf. Several values of one header go as one
+ * comma-separated value (RFC 3261 7.3.1 allows it for Contact and the other list headers), except
+ * the challenges (FIRST_VALUE_ONLY).
  */
 export function sendResponse(res: SrfResponse, response: SipResponse): void {
   const headers: Record<string, string> = {};
   for (const field of response.headers) {
     if (WRITTEN_BY_DRACHTIO.has(field.key)) continue;
-    headers[field.name] = headers[field.name] === undefined ? field.value : `${headers[field.name]}, ${field.value}`;
+    const name = field.name;
+    if (headers[name] === undefined) headers[name] = field.value;
+    else if (!FIRST_VALUE_ONLY.has(field.key)) headers[name] = `${headers[name]}, ${field.value}`;
   }
   res.send(response.status, response.reason, { headers });
 }

@@ -195,4 +195,19 @@ describe('kadsip/drachtio with a users file', () => {
     expect(y.sent[0]?.status).toBe(200);
     expect(kad.registeredAors()).toEqual(['sip:alice@example.com']);
   });
+
+  it('offers one challenge only, the first algorithm (RFC 3261 7.3.1: challenges are never comma-joined)', async () => {
+    const app = await kadsipOverlay({ listen: '127.0.0.1:0', sipAddress: SIP_ADDRESS, domains: ['example.com'], usersFile: join(dir, 'users') });
+    try {
+      const x = exchange('REGISTER', 'sip:example.com', register('alice'));
+      app.register(x.req, x.res, x.next);
+      await x.done;
+      expect(x.sent[0]?.status).toBe(401);
+      const challenge = x.sent[0]?.headers['WWW-Authenticate'] ?? '';
+      expect(challenge.match(/Digest/g)).toHaveLength(1);
+      expect(challenge).toContain('algorithm=SHA-256');
+    } finally {
+      await app.close();
+    }
+  });
 });
