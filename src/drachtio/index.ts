@@ -30,6 +30,7 @@ import { canonicalIp, splitAddress } from '../dsip/index.js';
 import { resolveConfig, type ConfigInput } from '../node/config.js';
 import { KadsipNode } from '../node/kadsip-node.js';
 import { concreteListen } from '../node/listen-address.js';
+import { idToHex } from '../overlay/id.js';
 import { overlayPortOf } from '../node/overlay-port.js';
 import { LocationService } from '../p2psip/location-service.js';
 import { Registrations } from '../p2psip/registrations.js';
@@ -148,7 +149,7 @@ export async function kadsipOverlay(options: KadsipOverlayOptions): Promise<Kads
     ...middleware,
     address: node.self.address,
     get peerId() {
-      return (node.status() as { peerId: string }).peerId;
+      return idToHex(node.self.id);
     },
     registeredAors: aors,
     leave: async () => {

@@ -11,7 +11,7 @@ import type { Clock } from '../common/clock.js';
 import type { ProxyTarget, ResolveFailure } from '../proxy/index.js';
 import type { Registrations } from '../p2psip/registrations.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
-import { createRequest, getCallId, type SipRequest } from '../sip/message/index.js';
+import { createRequest, getCallId, parseUri, type SipRequest } from '../sip/message/index.js';
 import { destinationsOf, sendResponse, sipRequestOf, sourceOf } from './bridge.js';
 import type { SrfMiddleware, SrfNext, SrfProxyOptions, SrfRequest, SrfResponse } from './srf-types.js';
 
@@ -71,6 +71,10 @@ export function createOverlayMiddleware(deps: OverlayMiddlewareDeps): OverlayMid
     // In-dialog requests of a proxied dialog stay in drachtio-server (it record-routed them);
     // one that reaches the app is the app's business, not a location question.
     if (/;\s*tag=/i.test(req.get('To') ?? '')) return void next?.();
+    // A Request-URI without a user names a server, not a callee: an OPTIONS keep-alive to
+    // drachtio-server itself is the app's (or drachtio's) to answer, as a node answers its own.
+    const target = parseUri(req.uri);
+    if (target.ok && target.value.kind === 'sip' && target.value.user === null) return void next?.();
     let request: SipRequest;
     try {
       // The location service reads only the Request-URI.

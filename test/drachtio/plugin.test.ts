@@ -145,6 +145,16 @@ describe('kadsip/drachtio middleware', () => {
     expect(y.sent[0]?.status).toBe(200);
   });
 
+  it('a request to the server itself (no user part) is left to the next middleware', async () => {
+    const x = exchange('OPTIONS', 'sip:127.0.0.1:5090;transport=udp');
+    kad.request(x.req, x.res, x.next);
+    await x.done;
+    expect(x.nextCalled()).toBe(true);
+    expect(x.sent).toEqual([]);
+    expect(x.proxied).toEqual([]);
+    expect(kad.peerId).toMatch(/^[0-9a-f]{40}$/);
+  });
+
   it('the overlay out of reach: 480 with Retry-After, as the native proxy answers', async () => {
     const lone = await startNode({ listen: '127.0.0.1:0', domain: 'example.com', transports: 'udp' });
     const app = await kadsipOverlay({ listen: '127.0.0.1:0', sipAddress: '127.0.0.1:5091', domains: ['example.com'], bootstrap: [lone.address] });
