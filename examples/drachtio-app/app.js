@@ -32,6 +32,8 @@ srf.on('error', (err) => logger.warn({ err: err.message }, 'drachtio-server conn
 srf.register(kad.register);
 srf.invite(kad.invite);
 for (const method of ['message', 'options', 'subscribe', 'refer']) srf[method](kad.request);
+// What the plugin leaves to the next middleware: an OPTIONS to drachtio-server itself (a keep-alive).
+srf.options((req, res) => res.send(200));
 
 // SIGTERM/SIGINT: leave the overlay gracefully (records handed over), then exit.
 for (const signal of ['SIGTERM', 'SIGINT']) {

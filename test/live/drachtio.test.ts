@@ -210,6 +210,15 @@ describe('drachtio-server + the kadsip/drachtio example app + a native kadsip no
 
   it('bob (native node) calls alice: the overlay record leads to drachtio-server, the app to her phone', bobCallsAlice, 60_000);
 
+  it('OPTIONS from alice to bob goes through drachtio and the overlay to his phone, whose 200 comes back', async () => {
+    const uas = sipp('uas-options.xml', bobPort, ['-s', 'bob', '-key', 'vias', `127.0.0.1:${nativeSip}|127.0.0.1:${drachtioSip}|127.0.0.1:${alicePort}||`, '-key', 'maxfwd', '68']);
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await sipp('uac-options.xml', alicePort, ['-s', 'bob', '-key', 'caller', 'alice', '-key', 'domain', 'example.com', '-key', 'code', '200'], `127.0.0.1:${drachtioSip}`);
+    const callee = await uas;
+    expect(uac.code, `${errorsOf('uac-options.xml', alicePort)}\n${app.output().slice(-2000)}`).toBe(0);
+    expect(callee.code, errorsOf('uas-options.xml', bobPort)).toBe(0);
+  }, 60_000);
+
   it('a user registered nowhere: 404 from the app through drachtio-server', async () => {
     const r = await sipp('uac-reject.xml', alicePort, ['-s', 'nobody', '-key', 'caller', 'alice', '-key', 'domain', 'example.com', '-key', 'code', '404', '-key', 'retry', 'absent'], `127.0.0.1:${drachtioSip}`);
     expect(r.code, errorsOf('uac-reject.xml', alicePort)).toBe(0);
