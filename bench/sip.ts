@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sip -- --json [--seconds S] [--pause-ms P] [--start-rate R] [--bisect N]
  *  [--max-register-rate R] [--max-call-rate R] [--only kadsip|kamailio] [--keep-logs]
- *  [--max-minutes M] [--figures register,calls,cross]`
+ *  [--max-minutes M] [--figures register,calls,cross,drachtio]`
  *
  * SIP throughput with SIPp (Debian `sip-tester`), kadsip and Kamailio (Debian `kamailio`) measured
  * in the same run, with the same scenarios (bench/sip/*.xml) and the same rates:
@@ -10,6 +10,10 @@
  *                            caller and callee registered at the node first (register.xml -m 1)
  *   cross_node_calls_per_s   the same call sent to node A for a callee registered at node B
  *                            (A finds the AoR through the overlay; both serve --domain)
+ *   drachtio_calls_per_s     the same call sent to drachtio-server, whose app (examples/drachtio-app,
+ *                            the kadsip/drachtio plugin) finds the callee, registered at a native
+ *                            node, through the overlay: what the plugin path costs beside
+ *                            cross_node_calls_per_s (drachtio-server from scripts/build-drachtio.sh)
  *   kamailio_register_per_s, kamailio_calls_per_s   the first two against Kamailio
  *                            (bench/kamailio/kamailio.cfg: registrar + stateful proxy)
  * Each figure is the highest rate at which a step of S seconds had no failed call, no
@@ -45,7 +49,7 @@ const { values } = parseArgs({
     bisect: { type: 'string', default: '3' },
     only: { type: 'string' },
     // Which figures to measure (all by default): a quick look at one figure need not wait for all.
-    figures: { type: 'string', default: 'register,calls,cross' },
+    figures: { type: 'string', default: 'register,calls,cross,drachtio' },
     'max-minutes': { type: 'string', default: '15' },
     'keep-logs': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -79,7 +83,7 @@ if (!(maxMinutes > 0 && maxMinutes <= 120)) usage('--max-minutes must be in (0, 
 const only = values.only;
 if (only !== undefined && only !== 'kadsip' && only !== 'kamailio') usage('--only must be kadsip or kamailio');
 const figures = new Set(values.figures.split(',').map((f) => f.trim()));
-if ([...figures].some((f) => !['register', 'calls', 'cross'].includes(f))) usage('--figures is a comma-separated list of register, calls, cross');
+if ([...figures].some((f) => !['register', 'calls', 'cross', 'drachtio'].includes(f))) usage('--figures is a comma-separated list of register, calls, cross, drachtio');
 const runKadsip = only !== 'kamailio';
 const runKamailio = only !== 'kadsip';
 
@@ -134,9 +138,9 @@ interface Launched {
   exited: Promise<number | null>;
 }
 /** Starts a command in a process group of its own; stdout and stderr go to a file (or nowhere). */
-function launch(cmd: string, args: string[], logFile?: string): Launched {
+function launch(cmd: string, args: string[], logFile?: string, env?: NodeJS.ProcessEnv): Launched {
   const out = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd: workDir, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(cmd, args, { cwd: workDir, detached: true, stdio: ['ignore', out, out], ...(env ? { env: { ...process.env, ...env } } : {}) });
   if (typeof out === 'number') closeSync(out);
   children.add(child);
   const exited = new Promise<number | null>((resolve) => {
@@ -620,6 +624,40 @@ async function startKamailio(): Promise<Target> {
   throw new Error(`kamailio did not start; log: ${tail(log)}`);
 }
 
+/**
+ * drachtio-server (examples/drachtio-app/drachtio.conf.xml on free ports) and the example app
+ * connected to it, whose overlay peer joins through `bootstrap`: two targets, the proxy address
+ * being drachtio-server's. The binary comes from scripts/build-drachtio.sh (built once per machine).
+ */
+async function startDrachtio(bin: string, bootstrap: string, keep: (t: Target) => Target): Promise<Target> {
+  const [admin, sip, overlay] = [await freePort(true), await freePort(true), await freePort()];
+  const example = join(REPO, 'examples', 'drachtio-app');
+  const conf = join(workDir, 'drachtio.conf.xml');
+  writeFileSync(conf, readFileSync(join(example, 'drachtio.conf.xml'), 'utf8').replaceAll('9022', String(admin)).replaceAll('127.0.0.1:5090', `${HOST}:${sip}`));
+  const log = join(workDir, 'drachtio.log');
+  const server = keep({ name: 'drachtio-server', address: `${HOST}:${sip}`, launched: launch(bin, ['-f', conf], log), log });
+  const appLog = join(workDir, 'drachtio-app.log');
+  const env = { KADSIP_LISTEN: `${HOST}:${overlay}`, KADSIP_BOOTSTRAP: bootstrap, KADSIP_DOMAIN: DOMAIN, SIP_ADDRESS: `${HOST}:${sip}`, DRACHTIO_PORT: String(admin), LOG_LEVEL: 'warn' };
+  // The app retries the admin connection itself; it logs at info once connected, so wait with info.
+  const app = keep({ name: 'drachtio-app', address: `${HOST}:${overlay}`, launched: launch(process.execPath, [join(example, 'app.js')], appLog, { ...env, LOG_LEVEL: 'info' }), log: appLog });
+  for (let i = 0; i < 150; i++) {
+    if (app.launched.child.exitCode !== null || server.launched.child.exitCode !== null) break;
+    if (existsSync(appLog) && readFileSync(appLog, 'utf8').includes('connected to drachtio-server')) {
+      progress(`drachtio-server on ${server.address} (pid ${server.launched.child.pid}), the example app's overlay peer on ${app.address}`);
+      return server;
+    }
+    await sleep(100);
+  }
+  throw new Error(`drachtio-server and its app did not come up; logs: ${tail(log)}\n${tail(appLog)}`);
+}
+
+/** scripts/build-drachtio.sh's binary (it builds drachtio-server the first time), or why not. */
+function drachtioBinary(): { bin: string } | { skipped: string } {
+  const r = spawnSync('bash', [join(REPO, 'scripts', 'build-drachtio.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const bin = r.stdout?.trim().split('\n').pop();
+  return r.status === 0 && bin ? { bin } : { skipped: `drachtio-server not available: scripts/build-drachtio.sh exited ${r.status}` };
+}
+
 function udpAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
@@ -729,6 +767,25 @@ try {
       },
     );
   }
+  if (runKadsip && figures.has('drachtio')) {
+    // The callee registers at a native node, the caller at drachtio-server (to the plugin app), and
+    // calls through it: drachtio-server -> app (overlay lookup) -> node -> callee, as cross-node
+    // calls cross two kadsip nodes.
+    const found = drachtioBinary();
+    if ('skipped' in found) ramps.drachtio_calls = found;
+    else {
+      let d: Target | undefined;
+      await withTargets(
+        async (keep) => {
+          a = keep(await startKadsip('kadsip-a'));
+          d = await startDrachtio(found.bin, a.address, keep);
+        },
+        async () => {
+          ramps.drachtio_calls = await ramp('drachtio-server + kadsip/drachtio calls', maxCallRate, (rate, trace) => callStep(d!.address, a!.address, rate, trace));
+        },
+      );
+    }
+  }
 } catch (e) {
   progress(`failed: ${(e as Error).stack ?? String(e)}`);
   exitCode = 2;
@@ -744,6 +801,7 @@ const line = {
   register_per_s: best('register'),
   calls_per_s: best('calls'),
   cross_node_calls_per_s: best('cross_node_calls'),
+  drachtio_calls_per_s: best('drachtio_calls'),
   kamailio_register_per_s: best('kamailio_register'),
   kamailio_calls_per_s: best('kamailio_calls'),
   ratio_register: ratio(best('register'), best('kamailio_register')),

@@ -85,7 +85,7 @@ export function createOverlayMiddleware(deps: OverlayMiddlewareDeps): OverlayMid
     deps.location.resolve(request).then(
       (answer) => {
         if (!Array.isArray(answer)) {
-          deps.log.info({ uri: req.uri, status: answer.status }, 'not located');
+          deps.log.debug({ uri: req.uri, status: answer.status }, 'not located');
           return fail(res, answer.status, answer.reason, answer.retryAfterS);
         }
         if (answer.length === 0) return fail(res, 404, 'Not Found');
@@ -93,7 +93,7 @@ export function createOverlayMiddleware(deps: OverlayMiddlewareDeps): OverlayMid
         // Several registered phones: fork to all (RFC 3261 16.6); one server set: its addresses in turn.
         if (answer.length > 1) opts.forking = 'simultaneous';
         else if ((answer[0]?.failover?.length ?? 0) > 0) opts.provisionalTimeout = `${deps.provisionalTimeoutMs ?? DEFAULT_PROVISIONAL_TIMEOUT_MS}ms`;
-        deps.log.info({ uri: req.uri, destination: opts.destination }, 'proxying');
+        deps.log.debug({ uri: req.uri, destination: opts.destination }, 'proxying');
         return req.proxy(opts).then(
           (result) => deps.log.debug({ uri: req.uri, finalStatus: result.finalStatus }, 'proxied'),
           (e: unknown) => deps.log.warn({ uri: req.uri, err: String(e) }, 'proxy failed'),
