@@ -62,8 +62,17 @@ describe('the multi-host testbed', () => {
     const src = await tb.udpProbe(c, PORT);
     const before = (await tb.linkConfig())[`${c.ns}/eth0`]!;
     for (let i = 0; i < 400; i++) src.send(a.ip, PORT, `n${i}`);
-    await new Promise((r) => setTimeout(r, 1_500));
-    const after = (await tb.linkConfig())[`${c.ns}/eth0`]!;
+    // Wait until the switch has taken all 400 frames from c (dropped or passed on: on a loaded
+    // machine the probe and the switch lag well behind a fixed pause), then for the last delays.
+    const after = await until('the switch to take 400 frames from c', 30_000, async () => {
+      const now = (await tb.linkConfig())[`${c.ns}/eth0`]!;
+      return now.sent - before.sent >= 400 ? now : undefined;
+    });
+    await until('the sink to settle', 10_000, async () => {
+      const n = sink.received().length;
+      await new Promise((r) => setTimeout(r, 300));
+      return sink.received().length === n ? true : undefined;
+    });
     const dropped = after.dropped - before.dropped;
     const got = sink.received().length;
     // 10 % of ~400 frames: 40 expected; far outside [10, 90] would mean no loss or far too much.
