@@ -116,14 +116,6 @@ export class OverlayNode implements RequestHandler {
     return this.ctx.state;
   }
 
-  /**
-   * @deprecated use view().contacts, contactList(), contact(), knows(); kept only until
-   * src/node/overlay-port.ts (in progress) reads view().contacts, then it goes.
-   */
-  get routingTable(): RoutingTable {
-    return this.ctx.routingTable;
-  }
-
   // ---------------------------------------------------------------- read-only view
 
   view(): OverlayView {
