@@ -24,8 +24,7 @@ import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
 import { Registrar } from '../../src/registrar/index.js';
 import { parseMessage, parseUri, type SipRequest } from '../../src/sip/message/index.js';
-import { TransactionLayer } from '../../src/sip/transaction/index.js';
-import { SipTransport } from '../../src/sip/transport/index.js';
+import { sipEndpoint as openEndpoint } from './sip-endpoint.js';
 
 const silent = pino({ level: 'silent' });
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -33,16 +32,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function sipEndpoint(): Promise<{ transport: SipTransport; transactions: TransactionLayer; port: number }> {
-  const transport = await SipTransport.listen({ host: '127.0.0.1', port: 0, protocols: ['udp'] });
-  const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-  transport.onMessage(transactions.receive);
-  cleanup.push(async () => {
-    transactions.close();
-    await transport.close();
-  });
-  return { transport, transactions, port: transport.local('udp').port };
-}
+const sipEndpoint = () => openEndpoint(cleanup);
 
 async function stunServer(): Promise<string> {
   const server = await StunServer.listen({ host: '127.0.0.1', port: 0 });

@@ -18,8 +18,7 @@ import { OverlayNode, testAccess } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
 import type { SipRequest } from '../../src/sip/message/index.js';
-import { TransactionLayer } from '../../src/sip/transaction/index.js';
-import { SipTransport } from '../../src/sip/transport/index.js';
+import { sipEndpoint as openEndpoint } from './sip-endpoint.js';
 
 const silent = pino({ level: 'silent' });
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -27,17 +26,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-/** A SIP socket with a transaction layer, as KadsipNode.start has before the overlay core exists. */
-async function sipEndpoint(): Promise<{ transport: SipTransport; transactions: TransactionLayer; port: number }> {
-  const transport = await SipTransport.listen({ host: '127.0.0.1', port: 0, protocols: ['udp'] });
-  const transactions = new TransactionLayer({ send: transport.send, local: transport.local, clock: realClock });
-  transport.onMessage(transactions.receive);
-  cleanup.push(async () => {
-    transactions.close();
-    await transport.close();
-  });
-  return { transport, transactions, port: transport.local('udp').port };
-}
+const sipEndpoint = () => openEndpoint(cleanup);
 
 /** A bootstrap peer that advertises `stun` (which nobody need serve). */
 async function bootstrapAdvertising(stun: string): Promise<string> {
