@@ -1,7 +1,10 @@
 /**
  * Twenty real nodes on 127.0.0.1 (fifteen in this process, five as `kadsip start` child
- * processes), talking dSIP over real UDP sockets. k = 3 here, so that a record lives on 3 of the
- * 20 nodes and losing one of them means something.
+ * processes), talking dSIP over real UDP sockets. k = 4 here, so that a record lives on 4 of the
+ * 20 nodes and losing one of them means something. (With k = 3, about one run in ten failed right
+ * after a SIGKILL: on 127.0.0.1 every Peer-ID shares 144 bits, a node answers with its 3 closest
+ * contacts, the freshly dead holder took one of those 3 places in every answer, and a lookup could
+ * converge without meeting either live holder. Kademlia's k is 20; 4 keeps the test's point.)
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +20,7 @@ import { TransactionLayer } from '../../src/sip/transaction/index.js';
 import { SipTransport } from '../../src/sip/transport/index.js';
 import { startChildNode, type ChildNode } from '../helpers/child-node.js';
 
-const K = 3;
+const K = 4;
 const OVERLAY = 'live20';
 const silent = pino({ level: process.env.LIVE_LOG ?? 'silent' }, process.env.LIVE_LOG ? pino.destination('/tmp/live20.log') : undefined);
 
@@ -117,9 +120,9 @@ describe('20 kadsip nodes on 127.0.0.1', () => {
       expect(stored.storedAt).toBe(K);
     }
     for (const r of records) {
-      // Exactly k copies, one of them on the closest node of all (brute force). Which peers are the
-      // 2nd and 3rd depends on what the publisher's lookup met: in this deliberately tiny k = 3
-      // overlay, buckets keep only 3 peers, so those may differ from the brute-force ones.
+      // Exactly k copies, one of them on the closest node of all (brute force). Which peers the
+      // others are depends on what the publisher's lookup met: in this deliberately tiny k = 4
+      // overlay, buckets keep only 4 peers, so those may differ from the brute-force ones.
       const holders = await actualHolders(r.key);
       expect(holders.length, `holders ${holders.map((m) => m.address).join(' ')}`).toBe(K);
       expect(holders).toContain(holdersOf(r.key)[0]);
@@ -163,7 +166,7 @@ describe('20 kadsip nodes on 127.0.0.1', () => {
     expect(leaver.child!.logs.some((l) => l.msg === 'leaving overlay')).toBe(true);
     // Without a hand-over only k - 1 copies would be left; the leaver passed its copy on to the
     // peer its lookup found next closest. (Which peer that is can differ from the brute-force k-th
-    // closest in this deliberately tiny k = 3 overlay, so the count is what is checked.)
+    // closest in this deliberately tiny k = 4 overlay, so the count is what is checked.)
     const after = await actualHolders(record!.key);
     expect(after.length, `holders after: ${after.map((m) => m.address).join(' ')}; leaver ${leaver.address}`).toBeGreaterThanOrEqual(K);
     expect(after.filter((m) => !before.includes(m)).length).toBeGreaterThanOrEqual(1);
