@@ -9,7 +9,8 @@
  *
  * @packageDocumentation
  */
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { silentPinoLogger } from './node/logger.js';
 import { resourceId } from './overlay/peer-id.js';
 import { ConfigError, resolveConfig, type ConfigInput, type HostPort, type NodeConfig, type Protocol } from './node/config.js';
 import { KadsipNode, StartupError } from './node/kadsip-node.js';
@@ -154,7 +155,7 @@ const DEFAULT_TTL_S = 3600;
  */
 export async function startNode(config: ConfigInput | NodeConfig = {}, options: StartNodeOptions = {}): Promise<KadsipNodeHandle> {
   const resolved = concreteListen(isNodeConfig(config) ? config : resolveConfig(config)).config;
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? silentPinoLogger();
   const node = await KadsipNode.start({ config: resolved, logger });
   return handleOf(node);
 }

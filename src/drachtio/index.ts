@@ -24,7 +24,8 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { silentPinoLogger } from '../node/logger.js';
 import { realClock } from '../common/real-clock.js';
 import { canonicalIp, splitAddress } from '../dsip/index.js';
 import { resolveConfig, type ConfigInput } from '../node/config.js';
@@ -113,7 +114,7 @@ export async function kadsipOverlay(options: KadsipOverlayOptions): Promise<Kads
     ...(options.digestAlgorithms ? { digestAlgorithms: options.digestAlgorithms } : {}),
   };
   const config = concreteListen(resolveConfig(input)).config;
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? silentPinoLogger();
   const log = logger.child({ component: 'drachtio' });
   // The phones' side: their own registrar, since their requests reach this process through
   // drachtio-server, not through the node's SIP socket.
