@@ -271,10 +271,8 @@ export class KadsipNode {
       socket,
       // The start-up servers first, then whatever the overlay offered since.
       servers: () => [...new Set([...servers, ...this.overlay.discoveredCandidates().map((c) => c.stun)])],
-      current: () => {
-        const at = this.self.address.lastIndexOf(':');
-        return { host: this.self.address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(this.self.address.slice(at + 1)) };
-      },
+      // self.address is always IP:PORT as this node wrote it, so it always splits.
+      current: () => splitAddress(this.self.address)!,
       intervalMs,
       onChange: (mapped, server) => {
         this.log.info({ mapped: hostPort(mapped.host, mapped.port), server }, 'STUN names a new mapping');
