@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, requireTool, run } from './live-helpers.js';
 import { registrationPublished, until, type NsProc } from './netns-helpers.js';
-import { requireTestbed, Testbed, type Host, type Nat } from './testbed.js';
+import { natScene, requireTestbed, Testbed, type Host, type Nat } from './testbed.js';
 
 const TAG = randomBytes(3).toString('hex');
 const DOMAIN = 'keepalive.example';
@@ -64,11 +64,8 @@ describe('a node keeps the NAT flows of its phones alive (dropping NAT, 20 s UDP
     requireTestbed();
     requireTool('sipp', 'sip-tester');
     tb = await Testbed.create();
-    a = await tb.addHost('a', '192.0.2.10', { delayMs: 5 });
-    b = await tb.addHost('b', '198.51.100.10', { delayMs: 5 });
+    ({ a, b, nat, p1: phones } = await natScene(tb, 'dropping', { udpTimeoutS: MAPPING_TIMEOUT_S }));
     c = await tb.addHost('c', '203.0.113.10', { delayMs: 5 });
-    nat = await tb.addNat('n1', 'dropping', '203.0.113.1', { delayMs: 5, udpTimeoutS: MAPPING_TIMEOUT_S });
-    phones = await tb.addPrivateHost(nat, 'p1');
     // Two overlays of one: each node is the only registrar of its phone.
     nodeA = tb.startNode(a, ['--transports', 'udp'], { domain: DOMAIN, env: FAST_T1 });
     nodeB = tb.startNode(b, ['--transports', 'udp'], { domain: DOMAIN, env: { ...FAST_T1, KADSIP_NAT_KEEPALIVE_S: '0' } });

@@ -22,7 +22,7 @@ import { idToHex } from '../../src/overlay/id.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { REPO, requireTool, run } from './live-helpers.js';
 import { logLines, registrationPublished, until, type NsProc } from './netns-helpers.js';
-import { requireTestbed, Testbed, type Host, type Nat } from './testbed.js';
+import { natScene, requireTestbed, Testbed, type Host, type Nat } from './testbed.js';
 
 const TAG = randomBytes(3).toString('hex');
 const DOMAIN = 'renumbered.example';
@@ -47,10 +47,7 @@ describe('a NAT mapping that changes: the node rejoins under its new Peer-ID and
     requireTestbed();
     requireTool('sipp', 'sip-tester');
     tb = await Testbed.create();
-    a = await tb.addHost('a', '192.0.2.10', { delayMs: 5 });
-    b = await tb.addHost('b', '198.51.100.10', { delayMs: 5 });
-    nat = await tb.addNat('n1', 'eim', '203.0.113.1', { delayMs: 5 });
-    p1 = await tb.addPrivateHost(nat, 'p1');
+    ({ a, b, nat, p1 } = await natScene(tb, 'eim'));
     const opts = { domain: DOMAIN, env: { KADSIP_K: '4' } };
     peerP = tb.startNode(a, ['--transports', 'udp', '--stun', `${a.ip}:3478`], opts);
     await tb.healthy(a, peerP);

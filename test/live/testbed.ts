@@ -62,6 +62,8 @@
  *   startOverlay(tb, count, { minDelayMs, maxDelayMs, lossPct, domain, firstArgs, perNodeArgs,
  *     env, logLevel }) -> { hosts, nodes }: count public hosts h0.. (publicAddress(i)), a node on
  *     each, all bootstrapped through h0's, resolved once every /status says joined
+ *   natScene(tb, kind, natOpts?) -> { a, b, nat, p1 }: the NAT tests' small internet: public hosts
+ *     a 192.0.2.10 and b 198.51.100.10, NAT n1 of `kind` at 203.0.113.1, private host p1 behind it
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -588,6 +590,17 @@ export function publicAddress(i: number): string {
 export interface Overlay {
   hosts: Host[];
   nodes: NsProc[];
+}
+
+/**
+ * The NAT tests' small internet: public hosts a (192.0.2.10) and b (198.51.100.10), a NAT n1 of
+ * `kind` at 203.0.113.1 and one private host p1 behind it, every link 5 ms.
+ */
+export async function natScene(tb: Testbed, kind: NatKind, natOpts: { udpTimeoutS?: number } = {}): Promise<{ a: Host; b: Host; nat: Nat; p1: Host }> {
+  const a = await tb.addHost('a', '192.0.2.10', { delayMs: 5 });
+  const b = await tb.addHost('b', '198.51.100.10', { delayMs: 5 });
+  const nat = await tb.addNat('n1', kind, '203.0.113.1', { delayMs: 5, ...natOpts });
+  return { a, b, nat, p1: await tb.addPrivateHost(nat, 'p1') };
 }
 
 /**
