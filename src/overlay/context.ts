@@ -13,6 +13,7 @@ import { CandidateTable, candidateOf, PRIORITY_SELF } from './candidates.js';
 import type { NodeId } from './id.js';
 import type { Candidate, OverlayRequest, RoutingMode, RpcResult } from './messages.js';
 import type { Random } from './random.js';
+import { OPEN_RECORD_POLICY, type RecordPolicy } from './record-policy.js';
 import { RecordStore } from './record-store.js';
 import { RoutingTable } from './routing-table.js';
 import { RttEstimator } from './rtt.js';
@@ -42,6 +43,8 @@ export interface OverlayNodeOptions {
    * itself; only a willing node (self.stun) advertises one.
    */
   load?: () => number;
+  /** Who may store and remove what, and which fetched bindings to believe; default: the open policy. */
+  records?: RecordPolicy;
 }
 
 export interface NodeStats {
@@ -87,6 +90,7 @@ export class NodeContext {
   /** Round trips of this node's answered iterative RPCs: the lookups' soft timeout. */
   readonly rtt: RttEstimator;
   readonly candidates: CandidateTable;
+  readonly records: RecordPolicy;
   readonly stats: NodeStats = { rpcsSent: 0, rpcsFailed: 0, requestsHandled: 0 };
   state: NodeState = 'idle';
   readonly transport: OverlayTransport;
@@ -105,6 +109,7 @@ export class NodeContext {
     this.clock = options.clock;
     this.random = options.random;
     this.onEvent = options.onEvent ?? (() => {});
+    this.records = options.records ?? OPEN_RECORD_POLICY;
     const ceilingMs = this.config.rpcTimeoutMs;
     this.rtt = new RttEstimator({
       floorMs: Math.min(Math.max(1, this.config.stallFloorMs), ceilingMs),

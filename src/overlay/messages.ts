@@ -10,6 +10,11 @@ export interface Binding {
   readonly value: string;
   /** Milliseconds left to live when sent. */
   readonly ttlMs: number;
+  /**
+   * Who stored it and that they may: opaque to the core, read by the node's RecordPolicy
+   * (record-policy.ts). Absent in an open overlay.
+   */
+  readonly proof?: string;
 }
 
 export type RoutingMode = 'iterative' | 'recursive';
