@@ -57,6 +57,12 @@ export interface OverlayConfig {
    * (DHT-Candidates-Wanted, draft-jiang); 0: ask for none. A NATed node asks for 10.
    */
   candidatesWanted: number;
+  /**
+   * Disjoint paths of every lookup (S/Kademlia; PROTOCOL.md 11.5): the contacts a lookup starts from
+   * are dealt among this many paths, and no peer is asked by two, so a hostile peer misleads one
+   * path at most. 1: the plain Kademlia lookup.
+   */
+  disjointPaths: number;
 }
 
 export const DEFAULT_CONFIG: OverlayConfig = {
@@ -78,4 +84,5 @@ export const DEFAULT_CONFIG: OverlayConfig = {
   refreshOnJoin: true,
   role: 'peer',
   candidatesWanted: 0,
+  disjointPaths: 1,
 };

@@ -11,6 +11,12 @@
  * is thus the number of queries making progress, not of queries outstanding: the Kademlia paper,
  * section 2.3, "nodes that fail to respond quickly are removed from consideration until and unless
  * they do respond" (libtorrent's DHT widens its branch factor on a short timeout the same way).
+ *
+ * A value answer is believed only as far as the node's record policy accepts its bindings
+ * (`accept`, RecordPolicy.acceptFetched): a peer that answers with forged bindings only has given
+ * nothing, is not counted among the closest that answered, and the lookup goes on. One Lookup is
+ * one path; disjoint-lookup.ts runs d of them that share `claimed`, so that no peer is asked by two
+ * (S/Kademlia, PROTOCOL.md 11.5).
  */
 import type { Contact } from './contact.js';
 import type { NodeId } from './id.js';
@@ -19,7 +25,8 @@ import type { Binding, Candidate, OverlayResponse } from './messages.js';
 
 export type LookupKind = 'node' | 'value';
 
-type EntryState = 'new' | 'inflight' | 'stalled' | 'answered' | 'failed';
+/** `taken`: another path of the same disjoint lookup asked this contact, so this path never will. */
+type EntryState = 'new' | 'inflight' | 'stalled' | 'answered' | 'failed' | 'taken';
 
 interface Entry {
   readonly contact: Contact;
@@ -46,6 +53,8 @@ export interface LookupResult {
   readonly failures: number;
   /** Queries that passed the soft timeout unanswered (each had one more query sent beside it). */
   readonly stalls: number;
+  /** Bindings answers carried that the record policy refused (forged), when there were any. */
+  readonly forged?: number;
 }
 
 export interface Query {
@@ -53,7 +62,38 @@ export interface Query {
   readonly round: number;
 }
 
-export class Lookup {
+/** What lookups.ts drives: one path (Lookup) or several disjoint ones (DisjointLookup). */
+export interface LookupMachine {
+  add(contacts: readonly Contact[], round: number): void;
+  next(): Query[];
+  onAnswer(id: NodeId, response: OverlayResponse): void;
+  onStall(id: NodeId): boolean;
+  onFailure(id: NodeId): void;
+  readonly done: boolean;
+  readonly inFlight: number;
+  readonly stalled: number;
+  result(): LookupResult;
+}
+
+export interface LookupOptions {
+  /** Whether a fetched binding is genuine (RecordPolicy.acceptFetched); absent: all are. */
+  readonly accept?: (binding: Binding) => boolean;
+  /** Addresses asked by any path of the lookup this one is a path of (shared, written here). */
+  readonly claimed?: Set<string>;
+}
+
+/**
+ * Keeps a candidate an answer offered, unique by IP. Offered twice with different figures (each
+ * peer heard it at another time): the higher is kept, so an old low figure does not make it look
+ * idler than anyone has seen it lately.
+ */
+export function keepCandidate(candidates: Map<string, Candidate>, candidate: Candidate): void {
+  const ip = candidateIp(candidate.stun);
+  const had = candidates.get(ip);
+  if (had ? (candidate.load ?? -1) > (had.load ?? -1) : candidates.size < MAX_CANDIDATES * 4) candidates.set(ip, candidate);
+}
+
+export class Lookup implements LookupMachine {
   private readonly shortlist: Entry[] = [];
   /** Addresses already in the shortlist (string keys hash far faster than bigint ones). */
   private readonly seen = new Set<string>();
@@ -64,6 +104,7 @@ export class Lookup {
   private rpcs = 0;
   private failures = 0;
   private stalls = 0;
+  private forged = 0;
   private found?: { bindings: Binding[]; from: Contact; round: number };
   private readonly candidates = new Map<string, Candidate>();
 
@@ -74,13 +115,14 @@ export class Lookup {
     private readonly k: number,
     private readonly alpha: number,
     private readonly maxShortlist: number,
+    private readonly options: LookupOptions = {},
   ) {
   }
 
   /** Adds contacts to ask; `round` is the wave they will be asked in. */
   add(contacts: readonly Contact[], round: number): void {
     for (const contact of contacts) {
-      if (contact.id === this.selfId || this.seen.has(contact.address)) continue;
+      if (contact.id === this.selfId || this.seen.has(contact.address) || this.options.claimed?.has(contact.address)) continue;
       this.seen.add(contact.address);
       const entry: Entry = { contact, distance: contact.id ^ this.target, state: 'new', round };
       // Binary insertion keeps the shortlist sorted by distance.
@@ -100,16 +142,20 @@ export class Lookup {
   next(): Query[] {
     const out: Query[] = [];
     if (this.done) return out;
+    const claimed = this.options.claimed;
     let considered = 0;
     for (const entry of this.shortlist) {
       if (this.inflight >= this.alpha) break;
+      // Asked by another path meanwhile: never by this one, and it holds none of this path's places.
+      if (claimed && entry.state === 'new' && claimed.has(entry.contact.address)) entry.state = 'taken';
       // A stalled contact is probably gone: it does not hold one of the k places of the window.
-      if (entry.state === 'failed' || entry.state === 'stalled') continue;
+      if (entry.state === 'failed' || entry.state === 'stalled' || entry.state === 'taken') continue;
       if (considered++ >= this.k) break;
       if (entry.state !== 'new') continue;
       entry.state = 'inflight';
       this.inflight++;
       this.rpcs++;
+      claimed?.add(entry.contact.address);
       out.push({ contact: entry.contact, round: entry.round });
     }
     return out;
@@ -118,23 +164,27 @@ export class Lookup {
   onAnswer(id: NodeId, response: OverlayResponse): void {
     const entry = this.take(id);
     if (!entry) return;
-    for (const candidate of response.candidates ?? []) {
-      const ip = candidateIp(candidate.stun);
-      const had = this.candidates.get(ip);
-      // Offered twice with different figures (each peer heard it at another time): keep the higher,
-      // so an old low figure does not make it look idler than anyone has seen it lately.
-      if (had ? (candidate.load ?? -1) > (had.load ?? -1) : this.candidates.size < MAX_CANDIDATES * 4) this.candidates.set(ip, candidate);
-    }
+    for (const candidate of response.candidates ?? []) keepCandidate(this.candidates, candidate);
     if (response.kind === 'error') {
       entry.state = 'failed';
       this.failures++;
       return;
     }
-    entry.state = 'answered';
     if (response.kind === 'value' && response.bindings.length > 0 && !this.found) {
-      this.found = { bindings: response.bindings, from: entry.contact, round: entry.round };
+      const accept = this.options.accept;
+      const bindings = accept ? response.bindings.filter((b) => accept(b)) : response.bindings;
+      this.forged += response.bindings.length - bindings.length;
+      if (bindings.length === 0) {
+        // Only forged bindings: as if this peer had not answered at all (it named no contacts
+        // either), so it holds none of the k places the lookup waits for, and the lookup goes on.
+        entry.state = 'failed';
+        return;
+      }
+      entry.state = 'answered';
+      this.found = { bindings, from: entry.contact, round: entry.round };
       return;
     }
+    entry.state = 'answered';
     const contacts = response.kind === 'nodes' || response.kind === 'ok' || response.kind === 'not-found'
       ? response.contacts ?? []
       : [];
@@ -166,13 +216,18 @@ export class Lookup {
     if (this.found) return true;
     let considered = 0;
     for (const entry of this.shortlist) {
-      if (entry.state === 'failed' || entry.state === 'stalled') continue;
+      if (entry.state === 'failed' || entry.state === 'stalled' || entry.state === 'taken') continue;
       if (entry.state !== 'answered') return false;
       if (++considered >= this.k) return true;
     }
     // Fewer than k contacts answered: done once nothing is in flight, stalled queries included
     // (one of them may still bring the value, or be one of the few peers there are).
     return this.inflight + this.stalledCount === 0;
+  }
+
+  /** Whether an accepted value has arrived (FIND_VALUE). */
+  get hasValue(): boolean {
+    return this.found !== undefined;
   }
 
   /** Queries outstanding, stalled ones included. */
@@ -201,6 +256,7 @@ export class Lookup {
       rpcs: this.rpcs,
       failures: this.failures,
       stalls: this.stalls,
+      ...(this.forged > 0 ? { forged: this.forged } : {}),
       ...(this.candidates.size > 0 ? { candidates: [...this.candidates.values()] } : {}),
     };
     if (this.found) {
@@ -222,7 +278,7 @@ export class Lookup {
   private trim(): void {
     for (let i = this.shortlist.length - 1; i >= 0 && this.shortlist.length > this.maxShortlist; i--) {
       const state = this.shortlist[i]!.state;
-      if (state === 'new' || state === 'failed') this.shortlist.splice(i, 1);
+      if (state === 'new' || state === 'failed' || state === 'taken') this.shortlist.splice(i, 1);
     }
   }
 }

@@ -1,12 +1,17 @@
 /**
  * Lookup driving: runs the iterative lookups of lookup.ts (a state machine without I/O) over the
  * node's RPCs, with the soft timeout of the RTT estimate (a stalled query makes the lookup ask one
- * more peer beside it).
+ * more peer beside it). With `disjointPaths` d > 1 every lookup runs over d disjoint paths
+ * (disjoint-lookup.ts, PROTOCOL.md 11.5); d = 1 is the plain Kademlia lookup. Value answers are
+ * believed only as far as the node's record policy accepts them (RecordPolicy.acceptFetched).
  */
 import type { Contact } from './contact.js';
 import type { NodeContext, RpcSender } from './context.js';
 import { bucketIndex, type NodeId } from './id.js';
-import { Lookup, type LookupKind, type LookupResult } from './lookup.js';
+import { DisjointLookup } from './disjoint-lookup.js';
+import { Lookup, type LookupKind, type LookupMachine, type LookupResult } from './lookup.js';
+import type { Binding } from './messages.js';
+import { OPEN_RECORD_POLICY } from './record-policy.js';
 import type { OverlayRequest } from './messages.js';
 
 export class Lookups {
@@ -46,9 +51,16 @@ export class Lookups {
   ): void {
     const { ctx } = this;
     const { k, alpha, maxShortlist } = ctx.config;
-    const lookup = new Lookup(target, kind, ctx.self.id, k, alpha, maxShortlist);
+    const paths = Math.max(1, Math.floor(ctx.config.disjointPaths));
+    // The open policy believes everything: no filter at all, so an open overlay does what it did.
+    const accept = kind === 'value' && ctx.records !== OPEN_RECORD_POLICY
+      ? (binding: Binding): boolean => ctx.records.acceptFetched(target, binding, ctx.clock.now())
+      : undefined;
+    const lookup: LookupMachine = paths === 1
+      ? new Lookup(target, kind, ctx.self.id, k, alpha, maxShortlist, accept ? { accept } : {})
+      : new DisjointLookup(target, kind, ctx.self.id, k, alpha, maxShortlist, paths, accept);
     // Seed with more than k known contacts, so that a lookup whose k closest are all dead (a crashed
-    // neighbourhood) still has live peers to go on with.
+    // neighbourhood) still has live peers to go on with. Over d paths they are dealt among the paths.
     lookup.add(ctx.routingTable.closest(target, maxShortlist), 1);
     lookup.add(seeds, 1);
     const index = bucketIndex(ctx.self.id, target);

@@ -45,7 +45,20 @@ export class RecursiveRouting {
     const request: OverlayRequest = kind === 'node' ? { op: 'FIND_NODE', target } : { op: 'FIND_VALUE', key: target };
     // Each hop has its own deadline; the asker waits for the whole path.
     const timeoutMs = ctx.config.rpcTimeoutMs * 4;
-    this.rpc.send(first, request, 'recursive', (result) => done(result.ok ? result.response : null), 0, timeoutMs);
+    this.rpc.send(first, request, 'recursive', (result) => done(result.ok ? this.believed(target, result.response) : null), 0, timeoutMs);
+  }
+
+  /**
+   * A value answer keeps only the bindings the record policy accepts (RecordPolicy.acceptFetched);
+   * one with nothing but forged bindings is as good as none found.
+   */
+  private believed(key: NodeId, response: OverlayResponse): OverlayResponse {
+    if (response.kind !== 'value') return response;
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    const bindings = response.bindings.filter((b) => ctx.records.acceptFetched(key, b, now));
+    if (bindings.length === response.bindings.length) return response;
+    return bindings.length > 0 ? { ...response, bindings } : { kind: 'not-found' };
   }
 
   /**
