@@ -148,6 +148,17 @@ export class OverlayNode implements RequestHandler {
     return this.ctx.routingTable.has(id);
   }
 
+  /**
+   * Takes a peer out of the routing table (and its replacement cache) at once: the SIP layer's
+   * verdict that it is no longer a member (its certificate expired or was revoked). Whether it was listed.
+   */
+  evict(id: NodeId): boolean {
+    const contact = this.ctx.routingTable.get(id);
+    if (!this.ctx.routingTable.remove(id)) return false;
+    if (contact) this.ctx.onEvent({ type: 'contact-dropped', contact });
+    return true;
+  }
+
   /** Keys of the records this node holds (a copy). */
   heldKeys(): NodeId[] {
     return [...this.ctx.store.keys()];
