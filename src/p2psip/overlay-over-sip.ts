@@ -6,11 +6,13 @@
  */
 import { hostPort } from '../common/host-port.js';
 import type { Logger } from '../common/logger.js';
-import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, offerOf, splitAddress } from '../dsip/index.js';
+import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, offerOf, splitAddress, type Accepted, type Rejection } from '../dsip/index.js';
 import type { Contact, PeerAddress } from '../overlay/contact.js';
 import type { RequestEnvelope, RpcResult } from '../overlay/messages.js';
 import type { OverlayTransport, RequestHandler } from '../overlay/transport.js';
-import { getCallId, getTopVia, type SipRequest } from '../sip/message/index.js';
+import { getCallId, getTopVia, type SipRequest, type SipResponse } from '../sip/message/index.js';
+import { randomTag } from '../sip/message/response.js';
+import { formatWarning } from '../dsip/headers.js';
 import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { Protocol } from '../sip/transport/index.js';
 
@@ -21,9 +23,30 @@ export interface OverlayOverSipOptions {
   /** Transport for peer RPCs (UDP unless the node only speaks TCP). */
   protocol: Protocol;
   log: Logger;
-  /** Accept `overlay=*` from newcomers (every peer may be somebody's bootstrap). */
+  /** Accept `overlay=*` from newcomers (every peer may be somebody's bootstrap): on PING and JOIN only. */
   acceptAnyOverlay?: boolean;
+  /** A closed overlay's peer authentication (src/trust/peer-auth.ts); absent: every peer is heard. */
+  guard?: PeerGuard;
 }
+
+/**
+ * Who may reach the core, and whose answers count (PROTOCOL.md 11.2): implemented by
+ * src/trust/peer-auth.ts. A refused request never reaches the core; an answer the guard does not
+ * verify is a failed RPC, so neither ever puts a peer into the routing table.
+ */
+export interface PeerGuard {
+  /** Adds what the receiver needs to authenticate this node; `force`: it asked (428). Returns whether a proof went in. */
+  decorateRequest(request: SipRequest, to: PeerAddress, force: boolean): boolean;
+  /** Null to hand the request to the core, else the refusal to answer with. */
+  admitRequest(request: SipRequest, accepted: Accepted): Rejection | null;
+  /** Adds this node's proof to an answer when the requester needs it. */
+  decorateResponse(request: SipRequest, response: SipResponse): void;
+  /** The result the core sees for an answer (`proved`: the request carried this node's proof). */
+  checkResponse(request: SipRequest, response: SipResponse, to: PeerAddress, result: RpcResult, proved: boolean): RpcResult;
+}
+
+/** PROTOCOL.md section 2: `overlay=*` only on first contact with a bootstrap, which is a PING or a JOIN. */
+const FIRST_CONTACT_OPS: ReadonlySet<string> = new Set(['PING', 'JOIN']);
 
 export class OverlayOverSip implements OverlayTransport {
   private readonly options: OverlayOverSipOptions;
@@ -34,26 +57,10 @@ export class OverlayOverSip implements OverlayTransport {
   }
 
   sendRequest(to: PeerAddress, envelope: RequestEnvelope, onResult: (result: RpcResult) => void): void {
-    const { transactions, overlay, self, protocol } = this.options;
+    const { transactions, overlay, self, protocol, guard } = this.options;
     const target = splitAddress(to.address);
     if (!target) {
       onResult({ ok: false, reason: 'unreachable', detail: `not an IP:PORT address: ${to.address}` });
-      return;
-    }
-    let request: SipRequest;
-    try {
-      request = encodeRequest(envelope, {
-        overlay,
-        self,
-        to,
-        firstContact: to.id === undefined,
-        cseq: this.cseq++,
-        ...(envelope.role === 'client' ? { role: 'client' as const } : {}),
-        // The core's current self: its load figure changes (DHT-PeerID load=).
-        ...offerOf(envelope.from.id === self.id ? envelope.from : self),
-      });
-    } catch (e) {
-      onResult({ ok: false, reason: 'rejected', detail: (e as Error).message });
       return;
     }
     let settled = false;
@@ -62,14 +69,43 @@ export class OverlayOverSip implements OverlayTransport {
       settled = true;
       onResult(result);
     };
-    transactions.sendRequest(request, { protocol, host: target.host, port: target.port }, {
-      onResponse: (response) => {
-        if (response.status < 200) return;
-        settle(decodeResponse(response, envelope.request, target, { overlay }));
-      },
-      onTimeout: () => settle({ ok: false, reason: 'timeout' }),
-      onTransportError: (error) => settle({ ok: false, reason: 'unreachable', detail: error.message }),
-    });
+    // A retry after 428 is the same request again with a higher CSeq (RFC 3261 8.1.3.5 does so after 401).
+    const callId = guard ? `${randomTag()}${randomTag()}` : undefined;
+    const attempt = (force: boolean): void => {
+      let request: SipRequest;
+      try {
+        request = encodeRequest(envelope, {
+          overlay,
+          self,
+          to,
+          firstContact: to.id === undefined,
+          cseq: this.cseq++,
+          ...(callId !== undefined ? { callId } : {}),
+          ...(envelope.role === 'client' ? { role: 'client' as const } : {}),
+          // The core's current self: its load figure changes (DHT-PeerID load=).
+          ...offerOf(envelope.from.id === self.id ? envelope.from : self),
+        });
+      } catch (e) {
+        settle({ ok: false, reason: 'rejected', detail: (e as Error).message });
+        return;
+      }
+      const proved = guard?.decorateRequest(request, to, force) ?? false;
+      transactions.sendRequest(request, { protocol, host: target.host, port: target.port }, {
+        onResponse: (response) => {
+          if (response.status < 200 || settled) return;
+          // 428 to a request without a proof: the receiver does not know us. Once, with the proof.
+          if (guard && response.status === 428 && !proved) {
+            attempt(true);
+            return;
+          }
+          const result = decodeResponse(response, envelope.request, target, { overlay });
+          settle(guard ? guard.checkResponse(request, response, to, result, proved) : result);
+        },
+        onTimeout: () => settle({ ok: false, reason: 'timeout' }),
+        onTransportError: (error) => settle({ ok: false, reason: 'unreachable', detail: error.message }),
+      });
+    };
+    attempt(false);
   }
 
   /**
@@ -82,15 +118,34 @@ export class OverlayOverSip implements OverlayTransport {
     const { overlay, self, log } = this.options;
     const source = { host: txn.source.host, port: listeningPortOf(request, txn) };
     const decoded = decodeRequest(request, source, { overlay, self, acceptAnyOverlay: this.options.acceptAnyOverlay ?? true });
+    // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
+    const reject = (refusal: Rejection): void => txn.respond(encodeRejection(request, refusal, { overlay, self, ...offerOf(core.self ?? self) }));
     if (!decoded.ok) {
       log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: hostPort(txn.source.host, txn.source.port) }, 'peer request refused');
-      // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
-      txn.respond(encodeRejection(request, decoded, { overlay, self, ...offerOf(core.self ?? self) }));
+      reject(decoded);
       return;
     }
+    const refused = this.refusal(request, decoded);
+    if (refused !== null) {
+      reject(refused);
+      return;
+    }
+    const { guard } = this.options;
     core.handleRequest(decoded.envelope, (response) => {
-      txn.respond(encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...offerOf(core.self ?? self) }));
+      const res = encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...offerOf(core.self ?? self) });
+      guard?.decorateResponse(request, res);
+      txn.respond(res);
     });
+  }
+
+  /** Why a request the codec read must not reach the core: `overlay=*` past first contact, or the guard's refusal. */
+  private refusal(request: SipRequest, accepted: Accepted): Rejection | null {
+    if (accepted.peer.anyOverlay && !FIRST_CONTACT_OPS.has(accepted.envelope.request.op)) {
+      const text = `overlay=* only on first contact with a bootstrap (PING or JOIN), not ${accepted.envelope.request.op}`;
+      this.options.log.info({ callId: safeCallId(request), status: 488, from: accepted.envelope.from.address }, 'peer request refused: overlay=*');
+      return { ok: false, status: 488, reason: 'Not Acceptable Here', headers: [['Warning', formatWarning(this.options.self.address, text)]] };
+    }
+    return this.options.guard?.admitRequest(request, accepted) ?? null;
   }
 }
 
