@@ -8,7 +8,7 @@ import type { RoutingMode } from '../overlay/messages.js';
 import { parseUint, quote, splitTopLevel, trimWsp, unquote } from '../sip/message/chars.js';
 import { MAX_UINT32, parseContact, parseTokenList, serializeNameAddr } from '../sip/message/headers.js';
 import type { SipMessage } from '../sip/message/message.js';
-import { getParam } from '../sip/message/params.js';
+import { getParam, parseParams, type Param } from '../sip/message/params.js';
 import { fail, ok, type Result } from '../sip/message/result.js';
 import { parseUri, serializeUri } from '../sip/message/uri.js';
 
@@ -81,6 +81,12 @@ export function formatRequestDisposition(mode: RoutingMode): string {
 
 // ---------------------------------------------------------------- Contact bindings
 
+/**
+ * The Contact parameters of a binding's proof (PROTOCOL.md section 11.4), lower case, in the order
+ * they are written; src/trust/binding-proof.ts gives them their meaning.
+ */
+export const BINDING_PROOF_PARAMS: readonly string[] = ['aor', 'seq', 'exp', 'signer', 'sig', 'mac'];
+
 export interface ContactBinding {
   /** The contact URI as written (between the angle brackets). */
   readonly uri: string;
@@ -88,12 +94,21 @@ export interface ContactBinding {
   readonly expiresS?: number;
   /** The `;q=` parameter, 0..1, when present. */
   readonly q?: number;
+  /**
+   * The binding's proof (PROTOCOL.md section 11.4): its Contact parameters `aor`, `seq`, `exp`,
+   * `signer`, `sig`, `mac` as text (src/trust/binding-proof.ts writes and reads it). Parameters a
+   * peer that knows nothing of proofs ignores (RFC 3261 section 7.3.1), so it still reads the binding.
+   */
+  readonly proof?: string;
 }
 
 // RFC 3261 section 25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 const QVALUE_RE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
 
-/** `<uri>;expires=N[;q=Q]`. Throws TypeError when uri is not a URI (the caller's bug, not input). */
+/**
+ * `<uri>;expires=N[;q=Q][;PROOF]`. Throws TypeError when uri is not a URI or proof not a proof's
+ * parameters (the caller's bug, not input).
+ */
 export function formatContactBinding(b: ContactBinding): string {
   const u = parseUri(b.uri);
   if (!u.ok) throw new TypeError(`not a URI: ${JSON.stringify(b.uri)}`);
@@ -109,7 +124,36 @@ export function formatContactBinding(b: ContactBinding): string {
     if (q === null) throw new RangeError(`q out of range: ${b.q}`);
     s += `;q=${q}`;
   }
+  if (b.proof !== undefined) {
+    const proof = proofParams(b.proof.startsWith(';') ? b.proof : `;${b.proof}`);
+    if (proof === null) throw new TypeError(`not a binding proof: ${JSON.stringify(b.proof)}`);
+    s += `;${proof}`;
+  }
   return s;
+}
+
+/**
+ * The proof parameters among a Contact's parameters, in BINDING_PROOF_PARAMS order, names in lower
+ * case and values as written: the proof text, or undefined when there are none. Null when the
+ * text does not parse as parameters, or one proof parameter comes twice or without a value.
+ */
+function proofParamsOf(params: readonly Param[]): string | null | undefined {
+  const found = new Map<string, string>();
+  for (const p of params) {
+    const name = p.name.toLowerCase();
+    if (!BINDING_PROOF_PARAMS.includes(name)) continue;
+    if (found.has(name) || p.value === null) return null;
+    found.set(name, p.value);
+  }
+  if (found.size === 0) return undefined;
+  return BINDING_PROOF_PARAMS.filter((n) => found.has(n)).map((n) => `${n}=${found.get(n)!}`).join(';');
+}
+
+/** proofParamsOf over parameter text (`;name=value...`); null unless it is a proof's text and nothing else. */
+function proofParams(text: string): string | null {
+  const params = parseParams(text);
+  if (!params.ok || params.value.some((p) => !BINDING_PROOF_PARAMS.includes(p.name.toLowerCase()))) return null;
+  return proofParamsOf(params.value) ?? null;
 }
 
 function formatQ(q: number): string | null {
@@ -144,7 +188,7 @@ export function readContactBindings(
         if (excess === 'truncate') return ok({ star: false, bindings });
         return fail(`too many Contacts (more than ${max})`);
       }
-      const b: { uri: string; expiresS?: number; q?: number } = { uri: serializeUri(na.uri) };
+      const b: { uri: string; expiresS?: number; q?: number; proof?: string } = { uri: serializeUri(na.uri) };
       const e = getParam(na.params, 'expires');
       if (e !== undefined) {
         const n = e === null ? null : parseUint(unquote(e), MAX_UINT32);
@@ -156,6 +200,9 @@ export function readContactBindings(
         if (q === null || !QVALUE_RE.test(q)) return fail('invalid Contact q');
         b.q = Number(q);
       }
+      const proof = proofParamsOf(na.params);
+      if (proof === null) return fail('invalid Contact binding proof (a parameter twice or without a value)');
+      if (proof !== undefined) b.proof = proof;
       bindings.push(b);
     }
   }

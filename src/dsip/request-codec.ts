@@ -5,8 +5,8 @@
  *   JOIN       REGISTER, sender's PeerURI in To, From and Contact, Expires > 0
  *   LEAVE      the same with Expires: 0
  *   FIND_NODE  REGISTER, To: <sip:peer@0.0.0.0;peer-ID=T>, no Contact, no Expires
- *   STORE      REGISTER, To = resource URI, one Contact per binding with ;expires=, Expires > 0
- *   REMOVE     the same with Expires: 0 (and ;expires=0 on each Contact to remove)
+ *   STORE      REGISTER, To = resource URI, one Contact per binding with ;expires= (and its proof), Expires > 0
+ *   REMOVE     the same with Expires: 0 (and ;expires=0 and the removal proof on each Contact to remove)
  *   FIND_VALUE REGISTER, To = resource URI, no Contact, no Expires
  *
  * Pure functions: no sockets, no timers. The transaction layer adds Via (and so the branch).
@@ -137,6 +137,11 @@ export function encodeRequest(envelope: RequestEnvelope, ctx: EncodeRequestConte
   return { kind: 'request', method, uri: uri.value, uriRaw: `sip:${ctx.to.address}`, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
 }
 
+/** A binding's proof, to spread into a Contact binding or back (PROTOCOL.md section 11.4), when it has one. */
+export function proofOf(b: { readonly proof?: string | undefined }): { proof?: string } {
+  return b.proof !== undefined ? { proof: b.proof } : {};
+}
+
 function toOf(request: OverlayRequest, ctx: EncodeRequestContext): string {
   switch (request.op) {
     case 'PING':
@@ -165,12 +170,12 @@ function bodyOf(request: OverlayRequest, self: string, expiresS: number): { cont
       return { contacts: [`${self};expires=0`], expires: 0 };
     case 'STORE': {
       if (request.bindings.length === 0) throw new RangeError('STORE without bindings');
-      const contacts = request.bindings.map((b) => ({ uri: b.value, expiresS: ttlToExpiresS(b.ttlMs) }));
+      const contacts = request.bindings.map((b) => ({ uri: b.value, expiresS: ttlToExpiresS(b.ttlMs), ...proofOf(b) }));
       return { contacts: contacts.map(formatContactBinding), expires: Math.max(...contacts.map((c) => c.expiresS)) };
     }
     case 'REMOVE':
-      if (request.values.length === 0) throw new RangeError('REMOVE without values');
-      return { contacts: request.values.map((uri) => formatContactBinding({ uri, expiresS: 0 })), expires: 0 };
+      if (request.removals.length === 0) throw new RangeError('REMOVE without values');
+      return { contacts: request.removals.map((b) => formatContactBinding({ uri: b.value, expiresS: 0, ...proofOf(b) })), expires: 0 };
   }
 }
 
@@ -384,7 +389,7 @@ function registerOp(req: SipRequest, sender: Contact, limits: DecodeLimits): OpR
 
 function storeOrRemove(key: NodeId, bindings: readonly ContactBinding[], headerExpires: number | undefined, limits: DecodeLimits): OpResult {
   const stored: Binding[] = [];
-  const removed: string[] = [];
+  const removed: Binding[] = [];
   for (const b of bindings) {
     // PROTOCOL.md section 6 bounds value sizes; the store's own refusal is 413 too (value-too-large).
     if (Buffer.byteLength(b.uri, 'utf8') > limits.maxValueBytes) {
@@ -392,10 +397,10 @@ function storeOrRemove(key: NodeId, bindings: readonly ContactBinding[], headerE
     }
     const e = b.expiresS ?? headerExpires;
     if (e === undefined) return no(400, 'Invalid Expires', 'STORE/REMOVE needs Expires');
-    if (e === 0) removed.push(b.uri);
-    else stored.push({ value: b.uri, ttlMs: e * 1000 });
+    if (e === 0) removed.push({ value: b.uri, ttlMs: 0, ...proofOf(b) });
+    else stored.push({ value: b.uri, ttlMs: e * 1000, ...proofOf(b) });
   }
   // One REGISTER is one operation: adding and removing at once has no overlay meaning.
   if (stored.length > 0 && removed.length > 0) return no(400, 'Invalid Expires', 'STORE and REMOVE mixed in one REGISTER');
-  return removed.length > 0 ? ok({ request: { op: 'REMOVE', key, values: removed } }) : ok({ request: { op: 'STORE', key, bindings: stored } });
+  return removed.length > 0 ? ok({ request: { op: 'REMOVE', key, removals: removed } }) : ok({ request: { op: 'STORE', key, bindings: stored } });
 }

@@ -3,11 +3,12 @@
  *
  *   ok         200 (JOIN: the Contacts closest to the joiner, as PeerURIs with ;expires=)
  *   stored     200 echoing the stored bindings as Contacts with ;expires=
- *   value      200 with the bindings as Contacts with ;expires=
+ *   value      200 with the bindings as Contacts with ;expires= (and their proofs)
  *   nodes      302 Moved Temporarily, the closest PeerURIs as Contacts, closest first
  *   not-found  404 (with the closest PeerURIs as Contacts when the overlay gives any)
  *   error      bad-request 400, too-many-bindings 403, value-too-large 413, store-full 503,
- *              loop 482, leaving 503; a Warning names the reason, 503s carry Retry-After
+ *              loop 482, leaving 503; a refused binding proof 428/437/438/403 (ERROR_STATUS);
+ *              a Warning names the reason, 503s carry Retry-After
  *
  * Every response carries the answerer's DHT-PeerID (PROTOCOL.md section 2).
  */
@@ -25,7 +26,7 @@ import { formatContactBinding, formatWarning, readContactBindings, readUintHeade
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
 import { DHT_CANDIDATE_HEADER, formatCandidate, readCandidates } from './candidate-header.js';
 import { addressOf, canonicalIp, contactOf, formatPeerUri, idMatchesAddress, parsePeerUri } from './peer-uri.js';
-import { DEFAULT_EXPIRES_S, ttlToExpiresS, type Rejection } from './request-codec.js';
+import { DEFAULT_EXPIRES_S, proofOf, ttlToExpiresS, type Rejection } from './request-codec.js';
 import { readTarget } from './target.js';
 
 /** RFC 3261 section 18.1.1: above 1300 bytes (MTU unknown) a message needs a congestion-controlled transport. */
@@ -42,6 +43,17 @@ const ERROR_STATUS: Readonly<Record<OverlayErrorReason, number>> = {
   'store-full': 503,
   loop: 482,
   leaving: 503,
+  // A binding's proof refused (PROTOCOL.md section 11.4), in the family RFC 8224 gives a request's
+  // identity: 428 nothing to check, 437 a certificate it cannot use, 438 a signature that fails,
+  // and 403 for a valid proof that does not allow this.
+  'proof-required': 428,
+  'unknown-signer': 437,
+  'bad-certificate': 437,
+  'bad-signature': 438,
+  'not-authorized': 403,
+  replayed: 403,
+  expired: 403,
+  'future-dated': 403,
 };
 
 const ERROR_REASONS = new Set<string>(Object.keys(ERROR_STATUS));
@@ -115,7 +127,7 @@ export function encodeResponse(req: SipRequest, response: OverlayResponse, ctx: 
   }
   const res = createResponse(req, status, { headers, ...(ctx.toTag !== undefined ? { toTag: ctx.toTag } : {}) });
   // Records go one binding per line: values may be long, and one line stays under any line limit.
-  for (const b of bindings) res.headers.append('Contact', formatContactBinding({ uri: b.value, expiresS: ttlToExpiresS(b.ttlMs) }));
+  for (const b of bindings) res.headers.append('Contact', formatContactBinding({ uri: b.value, expiresS: ttlToExpiresS(b.ttlMs), ...proofOf(b) }));
   if (peers.length > 0) appendPeers(res, req, peers, ctx);
   res.headers.append('Content-Length', '0');
   return res;
@@ -300,7 +312,7 @@ function bindingsOf(res: SipResponse, list: readonly ContactBinding[]): Binding[
   const out: Binding[] = [];
   for (const b of list) {
     const e = b.expiresS ?? fallback;
-    if (e !== undefined) out.push({ value: b.uri, ttlMs: e * 1000 });
+    if (e !== undefined) out.push({ value: b.uri, ttlMs: e * 1000, ...proofOf(b) });
   }
   return out;
 }

@@ -7,9 +7,11 @@
  */
 import { MAX_CANDIDATES } from './candidates.js';
 import type { NodeContext } from './context.js';
+import type { Contact } from './contact.js';
 import type { Liveness } from './liveness.js';
 import type { Membership } from './membership.js';
 import type { OverlayRequest, OverlayResponse, RequestEnvelope } from './messages.js';
+import type { PolicyVerdict } from './record-policy.js';
 import { closestOrNotFound, type RecursiveRouting } from './recursive.js';
 
 export type OverlayOp = OverlayRequest['op'];
@@ -69,6 +71,13 @@ export const OP_HANDLERS: OpHandlers = {
       respond(closestOrNotFound(ctx, key, envelope.from.id));
     },
     STORE: ({ ctx }, { from, request }, respond, now) => {
+      // The node's RecordPolicy first (signed or MACed bindings, PROTOCOL.md section 11.4): a
+      // refused STORE changes nothing, as a STORE over the store's bounds does.
+      const verdict = ctx.records.admitStore(request.key, request.bindings, ctx.store.get(request.key, now), now);
+      if (!verdict.ok) {
+        refuseByPolicy(ctx, from, verdict, respond);
+        return;
+      }
       const put = ctx.store.put(request.key, request.bindings, now);
       if (put.ok) {
         respond({ kind: 'stored', bindings: put.stored });
@@ -77,11 +86,24 @@ export const OP_HANDLERS: OpHandlers = {
         respond({ kind: 'error', reason: put.reason });
       }
     },
-    REMOVE: ({ ctx }, { request }, respond) => {
-      ctx.store.remove(request.key, request.values);
+    REMOVE: ({ ctx }, { from, request }, respond, now) => {
+      // Only whoever may (the policy: the same signer, or a higher sequence from another authorized one).
+      const verdict = ctx.records.admitRemove(request.key, request.removals, ctx.store.get(request.key, now), now);
+      if (!verdict.ok) {
+        refuseByPolicy(ctx, from, verdict, respond);
+        return;
+      }
+      ctx.store.remove(request.key, request.removals.map((r) => r.value));
       respond({ kind: 'ok' });
     },
 };
+
+/** A STORE or REMOVE the RecordPolicy refused: reported as an event, answered with the policy's reason. */
+function refuseByPolicy(ctx: NodeContext, from: Contact, verdict: Extract<PolicyVerdict, { ok: false }>, respond: (response: OverlayResponse) => void): void {
+  const detail = verdict.detail !== undefined ? { detail: verdict.detail } : {};
+  ctx.onEvent({ type: 'store-refused', from, reason: verdict.detail !== undefined ? `${verdict.reason}: ${verdict.detail}` : verdict.reason });
+  respond({ kind: 'error', reason: verdict.reason, ...detail });
+}
 
 export class RequestDispatcher implements HandlerDeps {
   constructor(

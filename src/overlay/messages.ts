@@ -26,7 +26,11 @@ export type OverlayRequest =
   | { op: 'FIND_NODE'; target: NodeId }
   | { op: 'FIND_VALUE'; key: NodeId }
   | { op: 'STORE'; key: NodeId; bindings: Binding[] }
-  | { op: 'REMOVE'; key: NodeId; values: string[] };
+  /**
+   * `removals`: the values to remove, each with its removal proof when the overlay is closed or
+   * secret (ttlMs 0: on the wire a REMOVE is a Contact with expires=0).
+   */
+  | { op: 'REMOVE'; key: NodeId; removals: Binding[] };
 
 export interface RequestEnvelope {
   readonly from: Contact;
@@ -82,7 +86,24 @@ export type OverlayErrorReason =
   | 'value-too-large'
   | 'store-full'
   | 'loop'
-  | 'leaving';
+  | 'leaving'
+  // A binding's proof refused by the storing peer's RecordPolicy (PROTOCOL.md section 11.4).
+  /** No proof where the overlay needs one (or a MAC where it needs a signature, and back). */
+  | 'proof-required'
+  /** The signer's certificate is neither this node's nor one a peer showed it. */
+  | 'unknown-signer'
+  /** The signer's certificate does not chain to the overlay CA, expired or was revoked. */
+  | 'bad-certificate'
+  /** The signature (or MAC) does not cover this binding, or is truncated. */
+  | 'bad-signature'
+  /** The signer may not publish the AoR's domain, or the binding is held by another signer. */
+  | 'not-authorized'
+  /** A sequence number below what the storing peer holds (or below the binding's removal). */
+  | 'replayed'
+  /** The proof's absolute expiry has passed. */
+  | 'expired'
+  /** The proof is signed in the future, or claims a lifetime beyond the longest record lifetime. */
+  | 'future-dated';
 
 /** What the transport gives back for one request. */
 export type RpcResult =

@@ -224,9 +224,9 @@ export class OverlayNode implements RequestHandler {
     this.publications.publish(key, bindings, done);
   }
 
-  /** Stops republishing and removes the values from the k closest peers. */
-  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void): void {
-    this.publications.unpublish(key, values, done);
+  /** Stops republishing and removes the values from the k closest peers (with their removal proofs, value -> proof). */
+  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void, removalProofs?: ReadonlyMap<string, string>): void {
+    this.publications.unpublish(key, values, done, removalProofs);
   }
 
   /** What this node published and still keeps alive (for the SIP layer and the simulator). */

@@ -17,6 +17,8 @@ export interface PublishResult {
 interface Publication {
   expiresAt: number;
   nextRepublishAt: number;
+  /** The binding's proof, republished as is: signed once per publication, not per republish. */
+  proof?: string;
 }
 
 export class Publications {
@@ -38,20 +40,29 @@ export class Publications {
     let values = this.published.get(key);
     if (!values) this.published.set(key, (values = new Map()));
     for (const b of bindings) {
-      values.set(b.value, { expiresAt: now + b.ttlMs, nextRepublishAt: now + this.ctx.config.republishIntervalMs });
+      values.set(b.value, { expiresAt: now + b.ttlMs, nextRepublishAt: now + this.ctx.config.republishIntervalMs, ...(b.proof !== undefined ? { proof: b.proof } : {}) });
     }
     this.storeOnClosest(key, bindings, done);
   }
 
-  /** Stops republishing and removes the values from the k closest peers. */
-  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void): void {
+  /**
+   * Stops republishing and removes the values from the k closest peers. `removalProofs` (value ->
+   * proof) go with the REMOVEs where the overlay's RecordPolicy wants them (PROTOCOL.md 11.4).
+   */
+  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void, removalProofs?: ReadonlyMap<string, string>): void {
     const mine = this.published.get(key);
     if (mine) {
       for (const v of values) mine.delete(v);
       if (mine.size === 0) this.published.delete(key);
     }
+    const removals: Binding[] = values.map((value) => {
+      const proof = removalProofs?.get(value);
+      return { value, ttlMs: 0, ...(proof !== undefined ? { proof } : {}) };
+    });
     this.lookups.run(key, 'node', (lookup) => {
-      this.ctx.store.remove(key, values);
+      // This node holds records for others too: its own copy goes by the same rule as theirs.
+      const now = this.ctx.clock.now();
+      if (this.ctx.records.admitRemove(key, removals, this.ctx.store.get(key, now), now).ok) this.ctx.store.remove(key, values);
       let removed = 0;
       let pending = lookup.closest.length + 1;
       const step = (ok: boolean): void => {
@@ -59,7 +70,7 @@ export class Publications {
         if (--pending === 0) done(removed);
       };
       for (const contact of lookup.closest) {
-        this.rpc.send(contact, { op: 'REMOVE', key, values: [...values] }, 'iterative', (r) => step(r.ok && r.response.kind === 'ok'));
+        this.rpc.send(contact, { op: 'REMOVE', key, removals }, 'iterative', (r) => step(r.ok && r.response.kind === 'ok'));
       }
       step(false);
     });
@@ -76,7 +87,7 @@ export class Publications {
         }
         if (pub.nextRepublishAt > now) continue;
         pub.nextRepublishAt = now + this.ctx.config.republishIntervalMs;
-        due.push({ value, ttlMs: pub.expiresAt - now });
+        due.push({ value, ttlMs: pub.expiresAt - now, ...(pub.proof !== undefined ? { proof: pub.proof } : {}) });
       }
       if (values.size === 0) this.published.delete(key);
       if (due.length > 0) this.storeOnClosest(key, due, () => {});
@@ -103,7 +114,8 @@ export class Publications {
       };
       for (const contact of targets) {
         if (contact.id === ctx.self.id) {
-          if (ctx.store.put(key, bindings, ctx.clock.now()).ok) storedAt++;
+          const now = ctx.clock.now();
+          if (ctx.records.admitStore(key, bindings, ctx.store.get(key, now), now).ok && ctx.store.put(key, bindings, now).ok) storedAt++;
           step();
           continue;
         }

@@ -9,6 +9,8 @@ import type { Binding, OverlayErrorReason } from './messages.js';
 export interface StoredBinding {
   readonly value: string;
   readonly expiresAt: number;
+  /** The binding's proof as stored (opaque here): served with it and handed over with it. */
+  readonly proof?: string;
 }
 
 export interface RecordStoreLimits {
@@ -49,7 +51,7 @@ export class RecordStore {
     const stored: Binding[] = [];
     for (const b of bindings) {
       const ttlMs = Math.min(b.ttlMs, this.limits.maxTtlMs);
-      live.set(b.value, { value: b.value, expiresAt: now + ttlMs });
+      live.set(b.value, { value: b.value, expiresAt: now + ttlMs, ...(b.proof !== undefined ? { proof: b.proof } : {}) });
       stored.push({ value: b.value, ttlMs });
     }
     this.records.set(key, live);
@@ -63,7 +65,7 @@ export class RecordStore {
     if (record.size === 0) this.records.delete(key);
   }
 
-  /** Live bindings of `key` with their remaining TTL; empty when none. */
+  /** Live bindings of `key` with their remaining TTL and their proofs; empty when none. */
   get(key: NodeId, now: number): Binding[] {
     const record = this.records.get(key);
     if (!record) return [];
@@ -72,7 +74,7 @@ export class RecordStore {
       this.records.delete(key);
       return [];
     }
-    return [...live.values()].map((b) => ({ value: b.value, ttlMs: b.expiresAt - now }));
+    return [...live.values()].map((b) => ({ value: b.value, ttlMs: b.expiresAt - now, ...(b.proof !== undefined ? { proof: b.proof } : {}) }));
   }
 
   has(key: NodeId, now: number): boolean {

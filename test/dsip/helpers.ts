@@ -6,6 +6,7 @@ import { ID_MAX, idToHex, type NodeId } from '../../src/overlay/id.js';
 import type { Binding, OverlayRequest, RequestEnvelope } from '../../src/overlay/messages.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { parseMessage, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
+import { quote } from '../../src/sip/message/chars.js';
 import { serializeUri } from '../../src/sip/message/uri.js';
 import { uri as uriArb } from '../sip/message/arbitraries.js';
 
@@ -33,10 +34,32 @@ export const contactsArb = (maxLength: number): fc.Arbitrary<Contact[]> =>
 
 /** A binding value is a contact URI; lifetimes in whole seconds survive the trip through ;expires=. */
 export const bindingValueArb = uriArb.map(serializeUri);
-export const bindingArb: fc.Arbitrary<Binding> = fc.record({
-  value: bindingValueArb,
-  ttlMs: fc.integer({ min: 1, max: 30 * 24 * 3600 }).map((s) => s * 1000),
-});
+/**
+ * A binding proof's text (PROTOCOL.md section 11.4), signed or MACed, as src/trust/binding-proof.ts
+ * writes it; the codec carries it without reading it, so its bytes need not verify here.
+ */
+export const proofArb: fc.Arbitrary<string> = fc
+  .record({
+    aor: fc.tuple(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.domain()).map(([u, d]) => `sip:${u.replace(/[\r\n]/g, '')}@${d}`),
+    seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    expiresAtS: fc.integer({ min: 0, max: 2 ** 40 }),
+    signer: fc.option(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))),
+    tag: fc.uint8Array({ minLength: 64, maxLength: 64 }).map((b) => Buffer.from(b)),
+  })
+  .map(({ aor, seq, expiresAtS, signer, tag }) => {
+    const head = `aor=${quote(aor)};seq=${seq};exp=${expiresAtS}`;
+    return signer === null ? `${head};mac=${tag.subarray(0, 32).toString('base64url')}` : `${head};signer=${signer};sig=${tag.toString('base64url')}`;
+  });
+export const bindingArb: fc.Arbitrary<Binding> = fc.record(
+  {
+    value: bindingValueArb,
+    ttlMs: fc.integer({ min: 1, max: 30 * 24 * 3600 }).map((s) => s * 1000),
+    proof: proofArb,
+  },
+  { requiredKeys: ['value', 'ttlMs'] },
+);
+/** A REMOVE's removal: a value, with its removal proof or without. */
+export const removalArb: fc.Arbitrary<Binding> = fc.record({ value: bindingValueArb, ttlMs: fc.constant(0), proof: proofArb }, { requiredKeys: ['value', 'ttlMs'] });
 
 export const requestArb: fc.Arbitrary<OverlayRequest> = fc.oneof(
   fc.constant({ op: 'PING' as const }),
@@ -45,7 +68,7 @@ export const requestArb: fc.Arbitrary<OverlayRequest> = fc.oneof(
   anyId.map((target) => ({ op: 'FIND_NODE' as const, target })),
   anyId.map((key) => ({ op: 'FIND_VALUE' as const, key })),
   fc.record({ op: fc.constant('STORE' as const), key: anyId, bindings: fc.array(bindingArb, { minLength: 1, maxLength: 6 }) }),
-  fc.record({ op: fc.constant('REMOVE' as const), key: anyId, values: fc.array(bindingValueArb, { minLength: 1, maxLength: 6 }) }),
+  fc.record({ op: fc.constant('REMOVE' as const), key: anyId, removals: fc.array(removalArb, { minLength: 1, maxLength: 6 }) }),
 );
 
 /** An envelope from the peer at `source`: its ID is the one the receiver will recompute. */

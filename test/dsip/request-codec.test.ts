@@ -76,7 +76,7 @@ describe('request round trip', () => {
     expect(store.headers.get('to')).toBe(`<sip:resource@0.0.0.0;rID=${idToHex(5n)}>`);
     expect(store.headers.getAll('contact')).toEqual(['<sip:a@192.0.2.1>;expires=2']);
     expect(store.headers.get('expires')).toBe('2');
-    const remove = send({ from: ALICE, mode: 'iterative', hops: 0, request: { op: 'REMOVE', key: 5n, values: ['sip:a@192.0.2.1'] } });
+    const remove = send({ from: ALICE, mode: 'iterative', hops: 0, request: { op: 'REMOVE', key: 5n, removals: [{ value: 'sip:a@192.0.2.1', ttlMs: 0 }] } });
     expect(remove.headers.get('expires')).toBe('0');
     expect(() => encodeRequest({ from: ALICE, mode: 'iterative', hops: 0, request: { op: 'STORE', key: 5n, bindings: [] } }, { overlay: OVERLAY, self: ALICE, to: BOB })).toThrow(RangeError);
   });

@@ -68,7 +68,22 @@ const byDistance = (target: NodeId) => (a: Contact, b: Contact) => {
 const errorArb: fc.Arbitrary<OverlayResponse> = fc.record(
   {
     kind: fc.constant('error' as const),
-    reason: fc.constantFrom<OverlayErrorReason>('bad-request', 'too-many-bindings', 'value-too-large', 'store-full', 'loop', 'leaving'),
+    reason: fc.constantFrom<OverlayErrorReason>(
+      'bad-request',
+      'too-many-bindings',
+      'value-too-large',
+      'store-full',
+      'loop',
+      'leaving',
+      'proof-required',
+      'unknown-signer',
+      'bad-certificate',
+      'bad-signature',
+      'not-authorized',
+      'replayed',
+      'expired',
+      'future-dated',
+    ),
     detail: fc.string({ unit: 'grapheme', maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, '')),
   },
   { requiredKeys: ['kind', 'reason'] },
