@@ -49,6 +49,8 @@ export interface DhtPeerId {
 
 export interface DhtPeerIdInit {
   readonly self: Contact;
+  /** How the Peer-ID was made (section 1: `sha1`; 11.3: `hmac-sha1`); default ALGORITHM_SHA1. */
+  readonly algorithm?: string;
   /** Overlay name (a SIP token), or `*` on first contact with a bootstrap peer. */
   readonly overlay: string;
   readonly expiresS: number;
@@ -77,7 +79,7 @@ export function formatDhtPeerId(init: DhtPeerIdInit): string {
   if (!Number.isInteger(init.expiresS) || init.expiresS < 0 || init.expiresS > MAX_UINT32) {
     throw new RangeError(`expires out of range: ${init.expiresS}`);
   }
-  let s = `${formatPeerUri(init.self)};algorithm=${ALGORITHM_SHA1};dht=${DHT_KADEMLIA};overlay=${init.overlay};expires=${init.expiresS}`;
+  let s = `${formatPeerUri(init.self)};algorithm=${init.algorithm ?? ALGORITHM_SHA1};dht=${DHT_KADEMLIA};overlay=${init.overlay};expires=${init.expiresS}`;
   if (init.role !== undefined) s += `;role=${init.role}`;
   for (const key of ['stun', 'turn'] as const) {
     const v = init[key];
@@ -171,6 +173,8 @@ export interface OverlayCheck {
   readonly overlay: string;
   /** Accept `overlay=*` (the caller is a bootstrap peer and this is a first contact). */
   readonly acceptAnyOverlay?: boolean;
+  /** The Peer-ID algorithm of this overlay (section 11.3: `hmac-sha1` under the overlay secret); default ALGORITHM_SHA1. */
+  readonly algorithm?: string;
 }
 
 /**
@@ -180,7 +184,7 @@ export interface OverlayCheck {
  * domain names they usually are.
  */
 export function checkDhtPeerId(p: DhtPeerId, check: OverlayCheck): string | null {
-  if (p.algorithm !== ALGORITHM_SHA1) return `unsupported algorithm ${p.algorithm}`;
+  if (p.algorithm !== (check.algorithm ?? ALGORITHM_SHA1)) return `unsupported algorithm ${p.algorithm}`;
   if (p.dht.toLowerCase() !== DHT_KADEMLIA.toLowerCase()) return `unsupported dht ${p.dht}`;
   if (p.anyOverlay) return check.acceptAnyOverlay === true ? null : 'overlay=* only on first contact with a bootstrap peer';
   if (p.overlay.toLowerCase() !== check.overlay.toLowerCase()) return `wrong overlay ${p.overlay}`;

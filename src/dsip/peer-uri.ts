@@ -12,6 +12,7 @@ import { hostForWire } from '../common/host-port.js';
 import type { Contact } from '../overlay/contact.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
+import type { PeerIdScheme } from './trust-headers.js';
 import { canonicalIpv6, classifyHost } from '../sip/message/host.js';
 import { parseNameAddr } from '../sip/message/headers.js';
 import { fail, ok, type Result } from '../sip/message/result.js';
@@ -91,9 +92,9 @@ export function splitAddress(address: string): { host: string; port: number } | 
 }
 
 /** Whether `id` is the Peer-ID (scheme `address`) of host:port (PROTOCOL.md section 1). */
-export function idMatchesAddress(id: NodeId, host: string, port: number): boolean {
+export function idMatchesAddress(id: NodeId, host: string, port: number, scheme?: PeerIdScheme): boolean {
   const ip = canonicalIp(host);
-  return ip !== null && validPort(port) && peerIdFromAddress(ip, port) === id;
+  return ip !== null && validPort(port) && (scheme ? scheme.idOf(ip, port) : peerIdFromAddress(ip, port)) === id;
 }
 
 /** `<sip:peer@IP:PORT;peer-ID=HEX>` for a contact. Throws RangeError if its address is not `IP:PORT`. */

@@ -46,6 +46,7 @@ import {
 } from './headers.js';
 import { addressOf, canonicalIp, formatAnyHolderUri, formatPeerUri, idMatchesAddress, parsePeerUri, splitAddress } from './peer-uri.js';
 import { formatResourceUri, readTarget } from './target.js';
+import type { PeerIdScheme } from './trust-headers.js';
 
 /** RFC 3261 section 8.1.1.6: the recommended initial Max-Forwards. hops = 70 - Max-Forwards. */
 export const INITIAL_MAX_FORWARDS = 70;
@@ -81,6 +82,8 @@ export interface EncodeRequestContext {
   readonly stun?: string;
   readonly turn?: string;
   readonly load?: number;
+  /** How this overlay makes Peer-IDs (DHT-PeerID `algorithm=`); default SHA-1 of the address (section 1). */
+  readonly peerIds?: PeerIdScheme;
 }
 
 function randomCallId(): string {
@@ -125,6 +128,7 @@ export function encodeRequest(envelope: RequestEnvelope, ctx: EncodeRequestConte
     formatDhtPeerId({
       self: ctx.self,
       overlay: ctx.firstContact === true ? ANY_OVERLAY : ctx.overlay,
+      ...(ctx.peerIds ? { algorithm: ctx.peerIds.algorithm } : {}),
       expiresS,
       ...(ctx.role !== undefined ? { role: ctx.role } : {}),
       ...offerOf(ctx),
@@ -199,6 +203,8 @@ export interface DecodeRequestContext {
   /** Accept `overlay=*` (this node is a bootstrap peer and takes first contacts). */
   readonly acceptAnyOverlay?: boolean;
   readonly limits?: Partial<DecodeLimits>;
+  /** How this overlay makes Peer-IDs: the sender's is checked with it (section 1, 11.3); default SHA-1. */
+  readonly peerIds?: PeerIdScheme;
 }
 
 /** Why a request is refused: the status, reason phrase and extra header lines of the answer. */
@@ -277,7 +283,7 @@ export function decodeRequest(
   if (dhtPeerId === undefined) return reject(400, 'Missing DHT-PeerID', 'no DHT-PeerID header');
   if (!dhtPeerId.ok) return reject(400, 'Invalid DHT-PeerID', dhtPeerId.error.message);
   const peer = dhtPeerId.value;
-  const unacceptable = checkDhtPeerId(peer, { overlay: ctx.overlay, ...(ctx.acceptAnyOverlay !== undefined ? { acceptAnyOverlay: ctx.acceptAnyOverlay } : {}) });
+  const unacceptable = checkDhtPeerId(peer, { overlay: ctx.overlay, ...(ctx.acceptAnyOverlay !== undefined ? { acceptAnyOverlay: ctx.acceptAnyOverlay } : {}), ...(ctx.peerIds ? { algorithm: ctx.peerIds.algorithm } : {}) });
   if (unacceptable !== null) return reject(488, 'Not Acceptable Here', unacceptable);
 
   // PROTOCOL.md section 1: recompute the ID from the address the request came from.
@@ -285,7 +291,7 @@ export function decodeRequest(
   if (sourceIp === null || !Number.isInteger(source.port) || source.port < 0 || source.port > 0xffff) {
     return reject(400, 'Bad Request', 'unusable source address');
   }
-  if (!idMatchesAddress(peer.peer.id, sourceIp, source.port)) {
+  if (!idMatchesAddress(peer.peer.id, sourceIp, source.port, ctx.peerIds)) {
     return reject(493, 'Undecipherable', `peer-ID does not match source ${addressOf(sourceIp, source.port)}`);
   }
   const from: Contact = {

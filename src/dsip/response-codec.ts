@@ -28,6 +28,7 @@ import { DHT_CANDIDATE_HEADER, formatCandidate, readCandidates } from './candida
 import { addressOf, canonicalIp, contactOf, formatPeerUri, idMatchesAddress, parsePeerUri } from './peer-uri.js';
 import { DEFAULT_EXPIRES_S, proofOf, ttlToExpiresS, type Rejection } from './request-codec.js';
 import { readTarget } from './target.js';
+import type { PeerIdScheme } from './trust-headers.js';
 
 /** RFC 3261 section 18.1.1: above 1300 bytes (MTU unknown) a message needs a congestion-controlled transport. */
 export const MAX_UDP_BYTES = 1300;
@@ -75,14 +76,17 @@ export interface EncodeResponseContext {
   readonly stun?: string;
   readonly turn?: string;
   readonly load?: number;
+  /** How this overlay makes Peer-IDs (DHT-PeerID `algorithm=`); default SHA-1 of the address. */
+  readonly peerIds?: PeerIdScheme;
 }
 
-function dhtPeerIdLine(ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'role' | 'stun' | 'turn' | 'load'>): [string, string] {
+function dhtPeerIdLine(ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'role' | 'stun' | 'turn' | 'load' | 'peerIds'>): [string, string] {
   return [
     DHT_PEER_ID_HEADER,
     formatDhtPeerId({
       self: ctx.self,
       overlay: ctx.overlay,
+      ...(ctx.peerIds ? { algorithm: ctx.peerIds.algorithm } : {}),
       expiresS: ctx.expiresS ?? DEFAULT_EXPIRES_S,
       ...(ctx.role !== undefined ? { role: ctx.role } : {}),
       ...offerOf(ctx),
@@ -179,7 +183,7 @@ function targetIdOf(req: SipRequest): NodeId | undefined {
 export function encodeRejection(
   req: SipRequest,
   rejection: Pick<Rejection, 'status' | 'reason' | 'headers'>,
-  ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'toTag' | 'role' | 'stun' | 'turn' | 'load'>,
+  ctx: Pick<EncodeResponseContext, 'overlay' | 'self' | 'expiresS' | 'toTag' | 'role' | 'stun' | 'turn' | 'load' | 'peerIds'>,
 ): SipResponse {
   const res = createResponse(req, rejection.status, {
     reason: rejection.reason,
@@ -196,6 +200,8 @@ export interface DecodeResponseContext {
   readonly overlay: string;
   /** Most Contacts read from one response; the rest are ignored. Default: maxBindingsPerRecord (32). */
   readonly maxContacts?: number;
+  /** How this overlay makes Peer-IDs: the answerer's and the Contacts' are checked with it; default SHA-1. */
+  readonly peerIds?: PeerIdScheme;
 }
 
 type Failure = Extract<RpcResult, { ok: false }>;
@@ -225,10 +231,10 @@ export function decodeResponse(
   const dht = readDhtPeerId(res);
   if (dht === undefined) return rejected(`${what} without DHT-PeerID`);
   if (!dht.ok) return rejected(`${what}: ${dht.error.message}`);
-  const unacceptable = checkDhtPeerId(dht.value, { overlay: ctx.overlay });
+  const unacceptable = checkDhtPeerId(dht.value, { overlay: ctx.overlay, ...(ctx.peerIds ? { algorithm: ctx.peerIds.algorithm } : {}) });
   if (unacceptable !== null) return rejected(`${what}: ${unacceptable}`);
   const ip = canonicalIp(source.host);
-  if (ip === null || !idMatchesAddress(dht.value.peer.id, ip, source.port)) {
+  if (ip === null || !idMatchesAddress(dht.value.peer.id, ip, source.port, ctx.peerIds)) {
     return rejected(`${what}: answerer's peer-ID does not match its address ${hostPort(source.host, source.port)}`);
   }
   const from: Contact = {
@@ -236,13 +242,13 @@ export function decodeResponse(
     address: addressOf(ip, source.port),
     ...offerOf(dht.value),
   };
-  const response = responseOf(res, request, ctx.maxContacts ?? DEFAULT_CONFIG.maxBindingsPerRecord);
+  const response = responseOf(res, request, ctx.maxContacts ?? DEFAULT_CONFIG.maxBindingsPerRecord, ctx.peerIds);
   if ('ok' in response) return response;
   const candidates = readCandidates(res, MAX_CANDIDATES);
   return { ok: true, from, response: candidates.length > 0 ? { ...response, candidates } : response };
 }
 
-function responseOf(res: SipResponse, request: OverlayRequest, max: number): OverlayResponse | Failure {
+function responseOf(res: SipResponse, request: OverlayRequest, max: number, scheme: PeerIdScheme | undefined): OverlayResponse | Failure {
   const what = `${res.status} ${res.reason}`;
   const contacts = readContactBindings(res, max, 'truncate');
   if (!contacts.ok) return rejected(`${what}: ${contacts.error.message}`);
@@ -260,7 +266,7 @@ function responseOf(res: SipResponse, request: OverlayRequest, max: number): Ove
       case 'JOIN':
       case 'FIND_NODE': {
         // JOIN: the peers closest to the joiner. FIND_NODE: the answerer is the target.
-        const peers = peersOf(list);
+        const peers = peersOf(list, scheme);
         return peers.length > 0 ? { kind: 'ok', contacts: peers } : { kind: 'ok' };
       }
       default:
@@ -268,10 +274,10 @@ function responseOf(res: SipResponse, request: OverlayRequest, max: number): Ove
     }
   }
   if (res.status >= 300 && res.status < 400) {
-    return lookup ? { kind: 'nodes', contacts: peersOf(list) } : rejected(`${what} to ${request.op}`);
+    return lookup ? { kind: 'nodes', contacts: peersOf(list, scheme) } : rejected(`${what} to ${request.op}`);
   }
   if (res.status === 404 && lookup) {
-    const peers = peersOf(list);
+    const peers = peersOf(list, scheme);
     return peers.length > 0 ? { kind: 'not-found', contacts: peers } : { kind: 'not-found' };
   }
   if (res.status === 408 || res.status === 504) return { ok: false, reason: 'timeout', detail: what };
@@ -318,13 +324,13 @@ function bindingsOf(res: SipResponse, list: readonly ContactBinding[]): Binding[
 }
 
 /** Verified, distinct peers from Contacts: PeerURIs whose ID is the one of their own address. */
-function peersOf(list: readonly ContactBinding[]): Contact[] {
+function peersOf(list: readonly ContactBinding[], scheme: PeerIdScheme | undefined): Contact[] {
   const seen = new Set<NodeId>();
   const out: Contact[] = [];
   for (const b of list) {
     const p = parsePeerUri(b.uri);
     if (!p.ok || p.value.anyHolder || seen.has(p.value.id)) continue;
-    if (!idMatchesAddress(p.value.id, p.value.host, p.value.port)) continue;
+    if (!idMatchesAddress(p.value.id, p.value.host, p.value.port, scheme)) continue;
     seen.add(p.value.id);
     out.push(contactOf(p.value));
   }

@@ -10,6 +10,7 @@
  * the request's Call-ID and CSeq, and the time. Pure functions: no keys, no clocks.
  */
 import { idToHex, type NodeId } from '../overlay/id.js';
+import { peerIdFromAddress } from '../overlay/peer-id.js';
 import { parseUint } from '../sip/message/chars.js';
 import type { SipMessage } from '../sip/message/message.js';
 import { getParamText, parseParams } from '../sip/message/params.js';
@@ -137,3 +138,6 @@ export function proofBytes(s: ProofSubject): Buffer {
     'utf8',
   );
 }
+
+/** Section 1's default: SHA-1 of the address text, the port in the low 16 bits. */
+export const SHA1_PEER_IDS: PeerIdScheme = { algorithm: 'sha1', idOf: peerIdFromAddress };

@@ -13,6 +13,7 @@ import type { OverlayTransport, RequestHandler } from '../overlay/transport.js';
 import { getCallId, getTopVia, type SipRequest, type SipResponse } from '../sip/message/index.js';
 import { randomTag } from '../sip/message/response.js';
 import { formatWarning } from '../dsip/headers.js';
+import type { PeerIdScheme } from '../dsip/trust-headers.js';
 import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { Protocol } from '../sip/transport/index.js';
 
@@ -27,6 +28,8 @@ export interface OverlayOverSipOptions {
   acceptAnyOverlay?: boolean;
   /** A closed overlay's peer authentication (src/trust/peer-auth.ts); absent: every peer is heard. */
   guard?: PeerGuard;
+  /** How this overlay makes Peer-IDs (PROTOCOL.md 11.3: `hmac-sha1` under the overlay secret); default SHA-1 of the address. */
+  peerIds?: PeerIdScheme;
 }
 
 /**
@@ -57,7 +60,7 @@ export class OverlayOverSip implements OverlayTransport {
   }
 
   sendRequest(to: PeerAddress, envelope: RequestEnvelope, onResult: (result: RpcResult) => void): void {
-    const { transactions, overlay, self, protocol, guard } = this.options;
+    const { transactions, overlay, self, protocol, guard, peerIds } = this.options;
     const target = splitAddress(to.address);
     if (!target) {
       onResult({ ok: false, reason: 'unreachable', detail: `not an IP:PORT address: ${to.address}` });
@@ -80,6 +83,7 @@ export class OverlayOverSip implements OverlayTransport {
           to,
           firstContact: to.id === undefined,
           cseq: this.cseq++,
+          ...(peerIds ? { peerIds } : {}),
           ...(callId !== undefined ? { callId } : {}),
           ...(envelope.role === 'client' ? { role: 'client' as const } : {}),
           // The core's current self: its load figure changes (DHT-PeerID load=).
@@ -98,7 +102,7 @@ export class OverlayOverSip implements OverlayTransport {
             attempt(true);
             return;
           }
-          const result = decodeResponse(response, envelope.request, target, { overlay });
+          const result = decodeResponse(response, envelope.request, target, { overlay, ...(peerIds ? { peerIds } : {}) });
           settle(guard ? guard.checkResponse(request, response, to, result, proved) : result);
         },
         onTimeout: () => settle({ ok: false, reason: 'timeout' }),
@@ -115,11 +119,12 @@ export class OverlayOverSip implements OverlayTransport {
    * connection is ephemeral).
    */
   serve(request: SipRequest, txn: ServerTransaction, core: RequestHandler): void {
-    const { overlay, self, log } = this.options;
+    const { overlay, self, log, peerIds } = this.options;
+    const ids = peerIds ? { peerIds } : {};
     const source = { host: txn.source.host, port: listeningPortOf(request, txn) };
-    const decoded = decodeRequest(request, source, { overlay, self, acceptAnyOverlay: this.options.acceptAnyOverlay ?? true });
+    const decoded = decodeRequest(request, source, { overlay, self, acceptAnyOverlay: this.options.acceptAnyOverlay ?? true, ...ids });
     // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
-    const reject = (refusal: Rejection): void => txn.respond(encodeRejection(request, refusal, { overlay, self, ...offerOf(core.self ?? self) }));
+    const reject = (refusal: Rejection): void => txn.respond(encodeRejection(request, refusal, { overlay, self, ...ids, ...offerOf(core.self ?? self) }));
     if (!decoded.ok) {
       log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: hostPort(txn.source.host, txn.source.port) }, 'peer request refused');
       reject(decoded);
@@ -132,7 +137,7 @@ export class OverlayOverSip implements OverlayTransport {
     }
     const { guard } = this.options;
     core.handleRequest(decoded.envelope, (response) => {
-      const res = encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...offerOf(core.self ?? self) });
+      const res = encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...ids, ...offerOf(core.self ?? self) });
       guard?.decorateResponse(request, res);
       txn.respond(res);
     });
