@@ -41,6 +41,11 @@ export function certificateFingerprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/** A certificate's serial number as NodeIdentity.serial and CRLs write it. Throws for a malformed certificate. */
+export function certificateSerial(der: Uint8Array): string {
+  return normalizeSerial(new X509Certificate(der).serialNumber);
+}
+
 /** A CA certificate that cannot anchor an overlay (not a CA, unreadable, a key of another algorithm). */
 export class TrustAnchorError extends Error {}
 

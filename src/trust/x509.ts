@@ -1,19 +1,30 @@
 /**
  * X.509 encoding for the overlay's enrollment PKI (PROTOCOL.md section 11.1): building the CA
- * certificate, node certificates and CRLs, and reading the fields kadsip needs out of them. This
- * is the only module that loads @peculiar/x509 (which builds X.509 on WebCrypto; node:crypto
- * verifies X.509 but cannot issue it). Signature checks are not done here: certificate.ts and
- * crl.ts verify with node:crypto.
+ * certificate, node certificates and CRLs, and reading the fields kadsip needs out of them.
+ * Building uses @peculiar/x509 (X.509 on WebCrypto; node:crypto verifies X.509 but cannot issue
+ * it), loaded on first use so a node that only verifies never loads it; this is the only module
+ * that loads it. Reading walks the DER itself (a few fields; asn1js under the library mangles
+ * 128-bit OID arcs and loses CRL entries). Signatures are checked elsewhere, with node:crypto.
  */
-// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
-// metadata polyfill loaded before it: keep this import first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { createPublicKey, sign, webcrypto, type KeyObject } from 'node:crypto';
+import type * as X509 from '@peculiar/x509';
 import { keyAlgorithm, type KeyAlgorithm } from './keys.js';
 
-// node:crypto's webcrypto is the WebCrypto the library types as the DOM's Crypto (absent from our lib).
-x509.cryptoProvider.set(webcrypto as never);
+let loaded: Promise<typeof X509> | undefined;
+
+/** @peculiar/x509, loaded once, set up on node:crypto's WebCrypto. */
+function library(): Promise<typeof X509> {
+  loaded ??= (async () => {
+    // The library resolves its algorithm providers through tsyringe, which needs the Reflect
+    // metadata polyfill loaded before it: keep this import first.
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    // node:crypto's webcrypto is the WebCrypto the library types as the DOM's Crypto (absent from our lib).
+    x509.cryptoProvider.set(webcrypto as never);
+    return x509;
+  })();
+  return loaded;
+}
 
 /**
  * kadsip's OID arc: 2.25 followed by a UUID as an integer (ITU-T X.667 section 6.3: anyone may
@@ -58,27 +69,31 @@ export interface CertificateFields {
   notAfter: number;
 }
 
-/** Reads a DER certificate's fields. Throws on anything that is not a well-formed certificate. */
+/** Reads a DER certificate's fields (RFC 5280 section 4.1). Throws on anything that is not a well-formed certificate. */
 export function readCertificateFields(der: Uint8Array): CertificateFields {
-  const cert = new x509.X509Certificate(der);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  const usage = cert.getExtension(x509.KeyUsagesExtension);
-  const extensions = readExtensions(der);
-  const addresses = extensions.get(encodeOid(ADDRESSES_OID).toString('hex'));
-  const overlay = extensions.get(encodeOid(OVERLAY_OID).toString('hex'));
-  const cn = cert.subjectName.getField('CN')[0];
+  const tbs = tbsFields(der);
+  const validity = children(der, expectTag(tbs.validity, SEQUENCE), SEQUENCE);
+  const extensions = readExtensions(der, tbs.extensions);
+  const get = (oid: string): { critical: boolean; value: Buffer } | undefined => extensions.get(encodeOid(oid).toString('hex'));
+  const addresses = get(ADDRESSES_OID);
+  const overlay = get(OVERLAY_OID);
+  const usage = get(KEY_USAGE);
+  const usageBits = usage === undefined ? undefined : readKeyUsage(usage.value);
+  const basic = get(BASIC_CONSTRAINTS);
+  const san = get(SUBJECT_ALT_NAME);
+  const cn = commonName(der, tbs.subject);
   return {
     ...(cn !== undefined ? { commonName: cn } : {}),
-    uris: (san?.names.items ?? []).filter((n) => n.type === 'url').map((n) => n.value),
+    uris: san === undefined ? [] : readUris(san.value),
     ...(addresses ? { addresses: decodeUtf8Sequence(addresses.value) } : {}),
     ...(overlay ? { overlay: decodeUtf8String(overlay.value) } : {}),
-    isCa: basic?.ca ?? false,
-    digitalSignature: usage === null ? true : (usage.usages & x509.KeyUsageFlags.digitalSignature) !== 0,
-    keyCertSign: usage !== null && (usage.usages & x509.KeyUsageFlags.keyCertSign) !== 0,
+    isCa: basic !== undefined && readCa(basic.value),
+    // keyUsage bits (RFC 5280 section 4.2.1.3): digitalSignature (0) and keyCertSign (5).
+    digitalSignature: usageBits === undefined || (usageBits & 0x80) !== 0,
+    keyCertSign: usageBits !== undefined && (usageBits & 0x04) !== 0,
     unknownCritical: [...extensions].filter(([oid, e]) => e.critical && !UNDERSTOOD.has(oid)).map(([oid]) => decodeOid(Buffer.from(oid, 'hex'))),
-    notBefore: cert.notBefore.getTime(),
-    notAfter: cert.notAfter.getTime(),
+    notBefore: readTime(der, validity[0]),
+    notAfter: readTime(der, validity[1]),
   };
 }
 
@@ -94,6 +109,7 @@ export interface CaCertificateSpec {
 
 /** A self-signed overlay CA certificate (DER): cA=true, keyCertSign and cRLSign. */
 export async function createCaCertificate(spec: CaCertificateSpec): Promise<Buffer> {
+  const x509 = await library();
   const publicKey = spkiOf(spec.privateKey);
   const name = new x509.Name([{ CN: [spec.overlay !== undefined ? `${spec.overlay} overlay CA` : 'kadsip overlay CA'] }, { O: ['kadsip'] }]);
   const cert = await x509.X509CertificateGenerator.create({
@@ -132,9 +148,10 @@ export interface NodeCertificateSpec {
 
 /** A node certificate (DER) issued by the CA: cA=false, keyUsage digitalSignature. */
 export async function createNodeCertificate(spec: NodeCertificateSpec): Promise<Buffer> {
+  const x509 = await library();
   const ca = new x509.X509Certificate(spec.caDer);
   const publicKey = new Uint8Array(spec.publicKey.export({ format: 'der', type: 'spki' }));
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     await x509.SubjectKeyIdentifierExtension.create(publicKey),
@@ -173,6 +190,7 @@ export interface CrlSpec {
 
 /** A CRL (DER) signed by the CA, listing the entries. */
 export async function createCrl(spec: CrlSpec): Promise<Buffer> {
+  const x509 = await library();
   const ca = new x509.X509Certificate(spec.caDer);
   const crl = await x509.X509CrlGenerator.create({
     issuer: ca.subjectName,
@@ -236,7 +254,8 @@ export function readCrl(der: Uint8Array): CrlFields {
 
 /** DER of a certificate's subject Name (a CRL's issuer must equal its CA's subject). */
 export function subjectNameDer(der: Uint8Array): Buffer {
-  return Buffer.from(new x509.X509Certificate(der).subjectName.toArrayBuffer());
+  const subject = tbsFields(der).subject;
+  return Buffer.from(der.subarray(subject.at, subject.stop));
 }
 
 /** A serial number's hex text in one form: lower case, no leading zeros ("0" for zero). */
@@ -358,16 +377,26 @@ function finish(der: Buffer, key: KeyObject): Buffer {
   return encodeTlv(SEQUENCE, Buffer.concat([tbs, der.subarray(algorithmTlv.at, algorithmTlv.stop), encodeTlv(0x03, Buffer.concat([Buffer.from([0]), signature]))]));
 }
 
-/** A certificate's extensions by OID (content bytes, hex), read from the DER. */
-function readExtensions(der: Uint8Array): Map<string, { critical: boolean; value: Buffer }> {
+/** The TBSCertificate fields kadsip reads (RFC 5280 section 4.1): validity, subject, extensions. */
+function tbsFields(der: Uint8Array): { validity: Tlv; subject: Tlv; extensions: Tlv | undefined } {
+  const top = readTlv(der, 0, der.length);
+  if (top.stop !== der.length) throw new Error('bytes after the certificate');
+  const [tbs] = children(der, top, SEQUENCE);
+  const fields = children(der, expectTag(tbs, SEQUENCE), SEQUENCE);
+  // version [0] EXPLICIT (absent: v1), serialNumber, signature, issuer, validity, subject, ...
+  const first = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const validity = expectTag(fields[first + 3], SEQUENCE);
+  const subject = expectTag(fields[first + 4], SEQUENCE);
+  return { validity, subject, extensions: fields.find((f) => f.tag === 0xa3) };
+}
+
+/** Extensions by OID (content bytes, hex), from TBSCertificate's [3] EXPLICIT SEQUENCE OF Extension. */
+function readExtensions(der: Uint8Array, tagged: Tlv | undefined): Map<string, { critical: boolean; value: Buffer }> {
   const out = new Map<string, { critical: boolean; value: Buffer }>();
-  const [tbs] = children(der, readTlv(der, 0, der.length), 0x30);
-  // TBSCertificate's extensions are its [3] EXPLICIT field (tag 0xa3), holding SEQUENCE OF Extension.
-  const tagged = children(der, expectTag(tbs, 0x30), 0x30).find((f) => f.tag === 0xa3);
   if (tagged === undefined) return out;
   const [list] = children(der, tagged, 0xa3);
-  for (const extension of children(der, expectTag(list, 0x30), 0x30)) {
-    const parts = children(der, expectTag(extension, 0x30), 0x30);
+  for (const extension of children(der, expectTag(list, SEQUENCE), SEQUENCE)) {
+    const parts = children(der, expectTag(extension, SEQUENCE), SEQUENCE);
     const oid = content(der, expectTag(parts[0], 0x06)).toString('hex');
     const critical = parts.length === 3 && parts[1]!.tag === 0x01 && der[parts[1]!.start] !== 0;
     const value = content(der, expectTag(parts[parts.length - 1], 0x04));
@@ -375,6 +404,51 @@ function readExtensions(der: Uint8Array): Map<string, { critical: boolean; value
     out.set(oid, { critical, value });
   }
   return out;
+}
+
+const KEY_USAGE = '2.5.29.15';
+const SUBJECT_ALT_NAME = '2.5.29.17';
+const BASIC_CONSTRAINTS = '2.5.29.19';
+const COMMON_NAME = encodeOid('2.5.4.3').toString('hex');
+
+/** The subject's first CN (Name ::= SEQUENCE OF SET OF AttributeTypeAndValue), as text. */
+function commonName(der: Uint8Array, subject: Tlv): string | undefined {
+  for (const rdn of children(der, subject, SEQUENCE)) {
+    for (const attribute of children(der, rdn, 0x31)) {
+      const [type, value] = children(der, attribute, SEQUENCE);
+      if (value === undefined || content(der, expectTag(type, 0x06)).toString('hex') !== COMMON_NAME) continue;
+      // UTF8String, PrintableString, IA5String: all read as UTF-8 (the latter two are ASCII).
+      if (value.tag !== 0x0c && value.tag !== 0x13 && value.tag !== 0x16) throw new Error('CN of an unsupported string type');
+      return new TextDecoder('utf-8', { fatal: true }).decode(content(der, value));
+    }
+  }
+  return undefined;
+}
+
+/** GeneralNames' uniformResourceIdentifier entries ([6] IA5String), RFC 5280 section 4.2.1.6. */
+function readUris(value: Buffer): string[] {
+  return children(value, readWhole(value), SEQUENCE)
+    .filter((n) => n.tag === 0x86)
+    .map((n) => content(value, n).toString('latin1'));
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }. */
+function readCa(value: Buffer): boolean {
+  const [first] = children(value, readWhole(value), SEQUENCE);
+  return first !== undefined && first.tag === 0x01 && value[first.start] !== 0;
+}
+
+/** The first octet of the KeyUsage BIT STRING (bits 0-7), 0 when empty. */
+function readKeyUsage(value: Buffer): number {
+  const bits = content(value, expectTag(readWhole(value), 0x03));
+  return bits[1] ?? 0;
+}
+
+/** The one TLV that is the whole buffer. */
+function readWhole(der: Uint8Array): Tlv {
+  const tlv = readTlv(der, 0, der.length);
+  if (tlv.stop !== der.length) throw new Error('bytes after the value');
+  return tlv;
 }
 
 /** One TLV at `at`. Throws when it runs past `end`. */
