@@ -2,11 +2,13 @@
 /**
  * The `kadsip` command. `kadsip start` runs a node (alone: a one-node overlay on 127.0.0.1:5060);
  * `kadsip lookup` asks the overlay through a running node; `kadsip candidates` lists the STUN/TURN
- * servers a running node learned from the overlay. Flags win over KADSIP_* environment
+ * servers a running node learned from the overlay; `kadsip ca` makes the overlay's enrollment CA and
+ * node certificates (closed overlays). Flags win over KADSIP_* environment
  * variables, which win over the --config file, which wins over the defaults (src/node/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { runCaInit, runCaIssue, runCaRevoke } from './ca-command.js';
 import { runCandidates } from './candidates-command.js';
 import { runLookup } from './lookup-command.js';
 import { runStart } from './start-command.js';
@@ -43,6 +45,11 @@ program
   .option('--candidates-wanted <n>', 'STUN/TURN candidates to ask for (default 10 behind NAT, else 0)')
   .option('--public <ip:port>', 'address others reach this node at (default: detected with STUN)')
   .addOption(new Option('--discover <mode>', 'lan: find peers on the link by multicast DNS-SD and announce this node there').choices(['lan', 'off']))
+  .option('--ca-cert <file>', "closed overlay: the overlay CA's certificate (with --cert and --key; kadsip ca init)")
+  .option('--cert <file>', "closed overlay: this node's certificate (kadsip ca issue)")
+  .option('--key <file>', "closed overlay: this node's private key")
+  .option('--crl <file>', "closed overlay: the CA's revocation list, reloaded when it changes (kadsip ca revoke)")
+  .option('--overlay-secret-file <file>', 'small overlay without a CA: Peer-IDs and bindings under the shared secret in this file')
   .action(async (options) => {
     process.exitCode = await runStart(options);
   });
@@ -69,6 +76,45 @@ program
   .option('--timeout <seconds>', 'give up after this long', '5')
   .action(async (options) => {
     process.exitCode = await runCandidates(options);
+  });
+
+const ca = program
+  .command('ca')
+  .description("the overlay's enrollment CA: make it, issue node certificates, revoke them (closed overlays: kadsip start --ca-cert --cert --key)");
+
+ca.command('init')
+  .description('make an overlay CA: DIR/ca-cert.pem, DIR/ca-key.pem (mode 0600) and an empty DIR/crl.pem; never overwrites')
+  .requiredOption('--out <dir>', 'directory to write into (created if missing)')
+  .option('--overlay <name>', "the overlay's name, written into the CA certificate")
+  .addOption(new Option('--algorithm <algorithm>', 'key algorithm (default ed25519)').choices(['ed25519', 'p256']))
+  .option('--days <n>', 'validity in days (default 3650)')
+  .option('--json', 'print the paths and the fingerprint as one JSON line')
+  .action(async (options) => {
+    process.exitCode = await runCaInit(options);
+  });
+
+ca.command('issue')
+  .description("make a node's key and certificate: DIR/node-cert.pem and DIR/node-key.pem (mode 0600); never overwrites")
+  .requiredOption('--ca <dir>', 'the CA directory (kadsip ca init --out)')
+  .requiredOption('--out <dir>', 'directory to write into (created if missing)')
+  .option('--name <name>', 'node name (certificate CN; default node- and a hash of the key)')
+  .option('--domain <name>', 'SIP domain whose AoRs the node may publish (repeatable)', collect)
+  .option('--address <ip:port>', 'address the node may use (repeatable; none: any address)', collect)
+  .option('--days <n>', 'validity in days (default 365)')
+  .addOption(new Option('--algorithm <algorithm>', "key algorithm (default the CA's)").choices(['ed25519', 'p256']))
+  .option('--json', 'print the paths, serial and fingerprint as one JSON line')
+  .action(async (options) => {
+    process.exitCode = await runCaIssue(options);
+  });
+
+ca.command('revoke')
+  .description('put a node certificate on the CRL (created or extended); nodes started with --crl reload it')
+  .requiredOption('--ca <dir>', 'the CA directory')
+  .requiredOption('--cert <file>', 'the node certificate to revoke')
+  .option('--crl <file>', 'the CRL to write (default DIR/crl.pem)')
+  .option('--json', 'print the CRL path and the serial as one JSON line')
+  .action(async (options) => {
+    process.exitCode = await runCaRevoke(options);
   });
 
 // Every command answers --version too (`kadsip start --version`), as operators type it.

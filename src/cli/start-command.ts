@@ -23,6 +23,11 @@ export interface StartFlags {
   candidatesWanted?: string;
   public?: string;
   discover?: string;
+  caCert?: string;
+  cert?: string;
+  key?: string;
+  crl?: string;
+  overlaySecretFile?: string;
 }
 
 /**
@@ -52,6 +57,11 @@ export async function runStart(flags: StartFlags): Promise<number> {
         candidatesWanted: flags.candidatesWanted,
         public: flags.public,
         discover: flags.discover,
+        caCert: flags.caCert,
+        cert: flags.cert,
+        key: flags.key,
+        crl: flags.crl,
+        overlaySecretFile: flags.overlaySecretFile,
       }),
     ];
     try {

@@ -77,6 +77,21 @@ export interface NodeConfig {
    * (often 30 s, some 20 s). 0: off. See src/p2psip/flow-keepalive.ts.
    */
   natKeepaliveS: number;
+  /**
+   * Trust material, as file paths (issue 11, PROTOCOL.md section 11). caCert + cert + key: a closed
+   * overlay of the CA's enrolled nodes (crl: the CA's revocation list, reloaded when it changes);
+   * overlaySecretFile: the light mode, Peer-IDs and bindings under a shared secret; none: open.
+   */
+  trust: TrustSettings;
+}
+
+/** Paths of the trust files; caCert, cert and key come together, and never with overlaySecretFile. */
+export interface TrustSettings {
+  caCert?: string;
+  cert?: string;
+  key?: string;
+  crl?: string;
+  overlaySecretFile?: string;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -102,6 +117,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   candidatesWanted: null,
   public: null,
   natKeepaliveS: 15,
+  trust: {},
 };
 
 /** The raw, unchecked form every source provides: strings as typed by a human, or JSON values. */
@@ -127,6 +143,11 @@ export interface ConfigInput {
   public?: string;
   discover?: string;
   natKeepaliveS?: string | number;
+  caCert?: string;
+  cert?: string;
+  key?: string;
+  crl?: string;
+  overlaySecretFile?: string;
 }
 
 /** A configuration value that is wrong; the message names the setting (`listen: ...`) and says why. */
@@ -154,6 +175,11 @@ const ENV: Record<keyof ConfigInput, string> = {
   public: 'KADSIP_PUBLIC',
   discover: 'KADSIP_DISCOVER',
   natKeepaliveS: 'KADSIP_NAT_KEEPALIVE_S',
+  caCert: 'KADSIP_CA_CERT',
+  cert: 'KADSIP_CERT',
+  key: 'KADSIP_KEY',
+  crl: 'KADSIP_CRL',
+  overlaySecretFile: 'KADSIP_OVERLAY_SECRET_FILE',
 };
 
 export const ENVIRONMENT_VARIABLES = ENV;
@@ -206,7 +232,7 @@ export function fileSource(path: string): NamedInput {
 }
 
 export function flagSource(input: ConfigInput): NamedInput {
-  return { input, name: (key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` };
+  return { input, name: flagName };
 }
 
 /**
@@ -257,7 +283,7 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     });
   }
   if (merged.overlay !== undefined) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(merged.overlay)) {
+    if (!isOverlayName(merged.overlay)) {
       throw new ConfigError(`overlay: "${merged.overlay}" must be 1-64 letters, digits, '.', '_' or '-'`);
     }
     config.overlay = merged.overlay;
@@ -334,8 +360,46 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     if (!Number.isInteger(s) || s < 0 || s > 3600) throw new ConfigError(`natKeepaliveS: "${merged.natKeepaliveS}" is not an integer 0-3600 (0: off)`);
     config.natKeepaliveS = s;
   }
+  config.trust = resolveTrust(merged);
   checkOneFamily(config);
   return config;
+}
+
+/** Whether the text is a valid overlay name (DHT-PeerID `overlay=`, the CA's overlay). */
+export function isOverlayName(text: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(text);
+}
+
+const TRUST_KEYS = ['caCert', 'cert', 'key', 'crl', 'overlaySecretFile'] as const;
+
+/**
+ * The trust files: caCert, cert and key together (a closed overlay needs all three: the anchor,
+ * the node's certificate and its key), crl only with them, and the overlay secret never with a CA
+ * (two membership rules at once would leave it unclear which one admits a peer).
+ */
+function resolveTrust(merged: ConfigInput): TrustSettings {
+  const trust: TrustSettings = {};
+  for (const key of TRUST_KEYS) {
+    const value = merged[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${key}: needs a file path`);
+    trust[key] = value;
+  }
+  const closed = (['caCert', 'cert', 'key'] as const).filter((k) => trust[k] !== undefined);
+  const missing = (['caCert', 'cert', 'key'] as const).filter((k) => trust[k] === undefined);
+  if (closed.length > 0 && missing.length > 0) {
+    const named = missing.map((k) => `${flagName(k)} (${ENV[k]}, "${k}")`).join(' and ');
+    throw new ConfigError(`${closed[0]}: a closed overlay needs --ca-cert, --cert and --key together; missing ${named}`);
+  }
+  if (trust.crl !== undefined && closed.length === 0) throw new ConfigError('crl: a CRL needs the CA it belongs to: give --ca-cert, --cert and --key too');
+  if (trust.overlaySecretFile !== undefined && closed.length > 0) {
+    throw new ConfigError('overlaySecretFile: an overlay secret and a CA (--ca-cert) exclude each other: a closed overlay authenticates peers by certificate; give one of them');
+  }
+  return trust;
+}
+
+function flagName(key: keyof ConfigInput): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /**
