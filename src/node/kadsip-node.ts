@@ -39,6 +39,8 @@ import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRed
 import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
 import { Registrations } from '../p2psip/registrations.js';
+import { linkTrust, loadTrustMode, trustStatus, TrustSetupError, type TrustMode } from './trust-mode.js';
+import { watchCrl, type CrlWatcher } from '../trust/material.js';
 
 export interface KadsipNodeOptions {
   config: NodeConfig;
@@ -111,6 +113,10 @@ export class KadsipNode {
   readonly behindNat: boolean;
   private httpClose?: () => Promise<void>;
   private closed = false;
+  /** The overlay's trust mode (PROTOCOL.md section 11): open, secret or closed, with its material. */
+  readonly trust: TrustMode;
+  /** Closed overlay with a CRL file: reloads it when it changes. */
+  private crlWatcher?: CrlWatcher;
   readonly metrics = new Registry();
   httpAddress?: { host: string; port: number };
 
@@ -122,7 +128,11 @@ export class KadsipNode {
     overlayConfig: Partial<OverlayConfig> | undefined,
     auth: DigestAuthenticator | undefined,
     reach: Reachability,
+    trust: TrustMode,
   ) {
+    this.trust = trust;
+    // Secret mode: Peer-IDs are HMACs of the address under the secret (PROTOCOL.md 11.3).
+    const idOf = trust.mode === 'secret' ? trust.peerIds.idOf : peerIdFromAddress;
     const local = canonicalEndpoint(transport.local(config.transports.includes('udp') ? 'udp' : 'tcp'));
     // The Peer-ID hashes the address as text (PROTOCOL.md sections 1 and 9), and peers hash the
     // canonical text of the address they see: `--public [2001:DB8:0::A]:5060` must hash 2001:db8::a.
@@ -130,7 +140,7 @@ export class KadsipNode {
     this.behindNat = reach.behindNat;
     if (reach.stunServer) this.stunServer = reach.stunServer;
     this.self = {
-      id: peerIdFromAddress(adv.host, adv.port),
+      id: idOf(adv.host, adv.port),
       address: hostPort(adv.host, adv.port),
       ...(reach.stun ? { stun: reach.stun } : {}),
       ...(config.turn ? { turn: hostPort(config.turn.host, config.turn.port) } : {}),
@@ -143,6 +153,8 @@ export class KadsipNode {
         self,
         protocol: config.transports.includes('udp') ? 'udp' : 'tcp',
         log: log.child({ component: 'dsip' }),
+        // Closed: the peer-authentication guard for this Peer-ID; secret: the Peer-ID scheme.
+        ...linkTrust(trust, self, config.overlay, log.child({ component: 'peer-auth' })),
       });
       const overlay = new OverlayNode({
         self,
@@ -235,7 +247,7 @@ export class KadsipNode {
       if (this.closed) return;
       const next = canonicalEndpoint(address);
       const old = { overlay: this.overlay, registrations: this.registrations, self: this.self };
-      this.self = { ...old.self, id: peerIdFromAddress(next.host, next.port), address: hostPort(next.host, next.port) };
+      this.self = { ...old.self, id: idOf(next.host, next.port), address: hostPort(next.host, next.port) };
       const fresh = makeCore(this.self);
       old.overlay.stop();
       this.peerLink = fresh.link;
@@ -293,7 +305,17 @@ export class KadsipNode {
     const discovered = await discoverBootstraps({ config: options.config, log: logger.child({ component: 'discovery' }) }).catch((e: unknown) => {
       throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
     });
-    const config = { ...options.config, bootstrap: discovered.bootstrap };
+    // The trust files first: a bad one stops start-up before any socket opens. A closed overlay
+    // takes its name from its CA (PROTOCOL.md 11.1).
+    let loaded: { trust: TrustMode; overlay: string };
+    try {
+      loaded = loadTrustMode(options.config);
+    } catch (e) {
+      throw e instanceof TrustSetupError ? new StartupError(e.message, e) : e;
+    }
+    const { trust } = loaded;
+    const config = { ...options.config, bootstrap: discovered.bootstrap, overlay: loaded.overlay };
+    if (trust.mode === 'open') logger.warn({ overlay: config.overlay }, 'open overlay: any peer may join and store');
     const { transport, transactions } = await openSipStack({
       host: config.listen.host,
       port: config.listen.port,
@@ -317,8 +339,9 @@ export class KadsipNode {
         auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32), algorithms: config.digestAlgorithms });
       }
       reach = await findReachability(config, transport, transactions, logger);
-      const created = new KadsipNode(config, logger, transport, transactions, options.overlay, auth, reach);
+      const created = new KadsipNode(config, logger, transport, transactions, options.overlay, auth, reach, trust);
       node = created;
+      await created.startTrust();
       if (config.http) {
         const at = config.http;
         const http = await startHttpStatus(at, {
@@ -369,6 +392,32 @@ export class KadsipNode {
     return node;
   }
 
+  /**
+   * A closed overlay's upkeep: the certificate cache re-checks its members on a timer and after each
+   * CRL reload, and a member whose certificate expired or was revoked leaves the routing table.
+   */
+  private async startTrust(): Promise<void> {
+    const { trust } = this;
+    if (trust.mode !== 'closed') return;
+    const log = this.log.child({ component: 'peer-auth' });
+    const own = trust.material.own;
+    const self = this.self.address;
+    if (own.addresses.length > 0 && !own.addresses.includes(self)) {
+      log.warn({ address: self, certificateAddresses: own.addresses }, 'this node\'s certificate does not name its address: peers will refuse it (403)');
+    }
+    trust.cache.onDrop((peer, reason) => {
+      const evicted = this.overlay.evict(peer.peerId);
+      log.warn({ peer: peer.address, name: peer.identity.name, reason, evicted }, 'peer membership ended: certificate no longer valid');
+    });
+    trust.cache.start();
+    const crl = this.config.trust.crl;
+    if (crl !== undefined) {
+      this.crlWatcher = await watchCrl(trust.material.anchor, crl, { logger: this.log.child({ component: 'crl' }), onReload: () => trust.cache.recheck(Date.now()) });
+      this.crlWatcher.start();
+    }
+    log.info({ name: own.name, certificate: own.fingerprint, ca: trust.material.anchor.caFingerprint, overlay: this.config.overlay }, 'closed overlay: peers must show a certificate of the overlay CA');
+  }
+
   status(): object {
     const view = this.overlay.view();
     const discovered = this.overlay.discoveredCandidates();
@@ -384,6 +433,7 @@ export class KadsipNode {
       // What a NATed user configures the phone with: the STUN/TURN servers the overlay offered.
       discoveredCandidates: discovered,
       overlay: this.config.overlay,
+      trust: trustStatus(this.trust),
       state: view.state,
       contacts: view.contacts,
       contactsPerBucket: view.contactsPerBucket,
@@ -422,6 +472,8 @@ export class KadsipNode {
     clearInterval(this.sweepTimer);
     clearInterval(this.natTimer);
     this.mappingWatch?.stop();
+    this.crlWatcher?.stop();
+    if (this.trust.mode === 'closed') this.trust.cache.stop();
     this.attachRelay?.close();
     this.flowKeepalive?.stop();
     await this.lanAnnouncer?.close();

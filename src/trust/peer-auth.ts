@@ -227,7 +227,11 @@ export class PeerAuth {
     if (this.logged.has(key)) return;
     if (this.logged.size >= LOGGED_MAX) this.logged.clear();
     this.logged.add(key);
-    this.options.log.warn({ peer: address, status, callId, reason: text }, 'peer authentication failed');
+    // A 428 is the protocol at work (a peer we have not met, or whose proof lapsed): info. The
+    // others are a peer that cannot prove what it claims: warn.
+    const line = { peer: address, status, callId, reason: text };
+    if (status === 428) this.options.log.info(line, 'peer asked to authenticate');
+    else this.options.log.warn(line, 'peer authentication failed');
   }
 }
 
