@@ -226,14 +226,15 @@ function handleOf(node: KadsipNode): KadsipNodeHandle {
       const canonical = aorOf(aor);
       const ttlS = options.ttlS ?? DEFAULT_TTL_S;
       if (!(ttlS > 0)) throw new TypeError(`ttlS must be positive: ${ttlS}`);
-      const record = node.registrations.recordValue(canonical);
-      const storedAt = await new Promise<number>((resolve) => overlay.publish(resourceId(canonical), [{ value: record, ttlMs: ttlS * 1000 }], resolve));
-      return { aor: canonical, record, storedAt };
+      // Signed (closed overlay) or MACed (secret overlay) as a phone's registration is (PROTOCOL.md 11.4).
+      const record = node.registrations.record(canonical, ttlS * 1000);
+      const storedAt = await new Promise<number>((resolve) => overlay.publish(resourceId(canonical), [record], resolve));
+      return { aor: canonical, record: record.value, storedAt };
     },
     async unpublish(aor) {
       const canonical = aorOf(aor);
       const record = node.registrations.recordValue(canonical);
-      await new Promise<void>((resolve) => overlay.unpublish(resourceId(canonical), [record], () => resolve()));
+      await new Promise<void>((resolve) => overlay.unpublish(resourceId(canonical), [record], () => resolve(), node.registrations.removalProofs(canonical)));
     },
     leave: () => node.leave(),
     stop: () => node.close(),

@@ -11,7 +11,7 @@ export function overlayPortOf(current: () => OverlayNode): OverlayPort {
     findValue: (key, done) =>
       current().findValue(key, (result) => done({ values: result.bindings.map((b) => b.value), peersAnswered: result.closest.length > 0 })),
     publish: (key, records, done) => current().publish(key, records, (result) => done(result.storedAt)),
-    unpublish: (key, values, done) => current().unpublish(key, values, done),
+    unpublish: (key, values, done, removalProofs) => current().unpublish(key, values, done, removalProofs),
     isJoined: () => current().state === 'joined',
     hasPeers: () => current().view().contacts > 0,
   };

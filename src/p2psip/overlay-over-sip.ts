@@ -8,12 +8,12 @@ import { hostPort } from '../common/host-port.js';
 import type { Logger } from '../common/logger.js';
 import { decodeRequest, decodeResponse, encodeRejection, encodeRequest, encodeResponse, offerOf, splitAddress, type Accepted, type Rejection } from '../dsip/index.js';
 import type { Contact, PeerAddress } from '../overlay/contact.js';
-import type { RequestEnvelope, RpcResult } from '../overlay/messages.js';
+import type { Binding, RequestEnvelope, RpcResult } from '../overlay/messages.js';
 import type { OverlayTransport, RequestHandler } from '../overlay/transport.js';
-import { getCallId, getTopVia, type SipRequest, type SipResponse } from '../sip/message/index.js';
+import { getCallId, getTopVia, type SipMessage, type SipRequest, type SipResponse } from '../sip/message/index.js';
 import { randomTag } from '../sip/message/response.js';
 import { formatWarning } from '../dsip/headers.js';
-import type { PeerIdScheme } from '../dsip/trust-headers.js';
+import { DHT_CERT_HEADER, formatCert, type PeerIdScheme } from '../dsip/trust-headers.js';
 import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { Protocol } from '../sip/transport/index.js';
 
@@ -30,6 +30,12 @@ export interface OverlayOverSipOptions {
   guard?: PeerGuard;
   /** How this overlay makes Peer-IDs (PROTOCOL.md 11.3: `hmac-sha1` under the overlay secret); default SHA-1 of the address. */
   peerIds?: PeerIdScheme;
+  /**
+   * The certificates (DER) of the signers of bindings a message carries, this node's own excepted
+   * (src/trust/record-policy.ts signerCertificates): a STORE, a REMOVE or a FIND_VALUE answer
+   * carries them as DHT-Cert so the receiver can check the bindings (PROTOCOL.md 11.4).
+   */
+  signerCertificates?: (bindings: readonly Binding[]) => readonly Uint8Array[];
 }
 
 /**
@@ -93,6 +99,8 @@ export class OverlayOverSip implements OverlayTransport {
         settle({ ok: false, reason: 'rejected', detail: (e as Error).message });
         return;
       }
+      const carried = envelope.request.op === 'STORE' ? envelope.request.bindings : envelope.request.op === 'REMOVE' ? envelope.request.removals : [];
+      this.appendSignerCertificates(request, carried);
       const proved = guard?.decorateRequest(request, to, force) ?? false;
       transactions.sendRequest(request, { protocol, host: target.host, port: target.port }, {
         onResponse: (response) => {
@@ -138,9 +146,15 @@ export class OverlayOverSip implements OverlayTransport {
     const { guard } = this.options;
     core.handleRequest(decoded.envelope, (response) => {
       const res = encodeResponse(request, response, { overlay, self, protocol: txn.source.protocol, ...ids, ...offerOf(core.self ?? self) });
+      if (response.kind === 'value') this.appendSignerCertificates(res, response.bindings);
       guard?.decorateResponse(request, res);
       txn.respond(res);
     });
+  }
+
+  private appendSignerCertificates(message: SipMessage, bindings: readonly Binding[]): void {
+    if (bindings.length === 0 || !this.options.signerCertificates) return;
+    for (const der of this.options.signerCertificates(bindings)) message.headers.append(DHT_CERT_HEADER, formatCert(der));
   }
 
   /** Why a request the codec read must not reach the core: `overlay=*` past first contact, or the guard's refusal. */

@@ -10,6 +10,8 @@ import type { NodeId } from '../overlay/id.js';
 export interface OverlayRecord {
   readonly value: string;
   readonly ttlMs: number;
+  /** Its proof in a closed or secret overlay (PROTOCOL.md 11.4), signed once and republished as is. */
+  readonly proof?: string;
 }
 
 /** What a FIND_VALUE found. */
@@ -28,8 +30,11 @@ export interface OverlayPort {
   findValue(key: NodeId, done: (found: FoundValues) => void): void;
   /** Stores `records` under `key` at the peers responsible for it and keeps them there; `done` with how many peers confirmed. */
   publish(key: NodeId, records: readonly OverlayRecord[], done: (storedAt: number) => void): void;
-  /** Withdraws `values` from `key` (REMOVE at the peers responsible) and stops renewing them. */
-  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void): void;
+  /**
+   * Withdraws `values` from `key` (REMOVE at the peers responsible) and stops renewing them;
+   * `removalProofs` (value -> proof) where the overlay wants them (PROTOCOL.md 11.4).
+   */
+  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void, removalProofs?: ReadonlyMap<string, string>): void;
   /** Whether the node has joined the overlay (and not left it). */
   isJoined(): boolean;
   /** Whether the node knows any other peer right now. */

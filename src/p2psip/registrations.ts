@@ -13,11 +13,22 @@ import { aorBecameReachable, aorBecameUnreachable, type BindingChange, type Regi
 import { getCallId, type SipRequest } from '../sip/message/index.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import { aorRecordValue } from './aor-record.js';
-import type { OverlayPort } from './overlay-port.js';
+import type { OverlayPort, OverlayRecord } from './overlay-port.js';
 
 /** Lifetime of the overlay record; renewed on a phone's refresh once half of it has gone. */
 export const PUBLICATION_TTL_MS = hour;
 export const RENEW_AFTER_MS = 30 * minute;
+
+/**
+ * Proves the records this node publishes in a closed or secret overlay (PROTOCOL.md 11.3, 11.4):
+ * src/trust/binding-signer.ts. Without one (an open overlay) records go without proofs.
+ */
+export interface RecordSigner {
+  /** The proof of publishing `contact` under `aor` for ttlMs from now. */
+  publication(aor: string, contact: string, ttlMs: number): string;
+  /** The proof of removing `contact` from `aor`. */
+  removal(aor: string, contact: string): string;
+}
 
 export class Registrations {
   private readonly publishedAt = new Map<string, number>();
@@ -37,6 +48,8 @@ export class Registrations {
      * (src/p2psip/attach-relay.ts, driven by onChange).
      */
     private readonly publishes = true,
+    /** Signs each publication once (the overlay republishes the same proof) and each removal. */
+    private readonly signer?: RecordSigner,
   ) {
     const self = splitAddress(selfAddress);
     if (!self) throw new RangeError(`not an IP:PORT address: ${selfAddress}`);
@@ -82,7 +95,7 @@ export class Registrations {
     const aors = this.republishAll();
     for (const aor of aors) {
       const stale = previous.recordValue(aor);
-      if (stale !== this.recordValue(aor)) this.overlay.unpublish(resourceId(aor), [stale], () => undefined);
+      if (stale !== this.recordValue(aor)) this.overlay.unpublish(resourceId(aor), [stale], () => undefined, this.removalProofs(aor, stale));
     }
     return aors;
   }
@@ -92,8 +105,19 @@ export class Registrations {
     return aorRecordValue(aor, this.self);
   }
 
+  /** The record this node publishes for an AoR it serves, with its proof when the overlay wants one. */
+  record(aor: string, ttlMs: number = PUBLICATION_TTL_MS): OverlayRecord {
+    const value = this.recordValue(aor);
+    return this.signer ? { value, ttlMs, proof: this.signer.publication(aor, value, ttlMs) } : { value, ttlMs };
+  }
+
+  /** The removal proof of `value` (default: this node's record) for unpublish, when the overlay wants one. */
+  removalProofs(aor: string, value: string = this.recordValue(aor)): ReadonlyMap<string, string> | undefined {
+    return this.signer ? new Map([[value, this.signer.removal(aor, value)]]) : undefined;
+  }
+
   private publish(aor: string): void {
-    this.overlay.publish(resourceId(aor), [{ value: this.recordValue(aor), ttlMs: PUBLICATION_TTL_MS }], (storedAt) => {
+    this.overlay.publish(resourceId(aor), [this.record(aor)], (storedAt) => {
       this.log.info({ aor, storedAt }, 'registration published in the overlay');
     });
   }
@@ -120,9 +144,12 @@ export class Registrations {
     }
     for (const aor of gone) {
       this.publishedAt.delete(aor);
-      this.overlay.unpublish(resourceId(aor), [this.recordValue(aor)], (removedAt) => {
-        this.log.info({ aor, removedAt }, 'registration removed from the overlay');
-      });
+      this.overlay.unpublish(
+        resourceId(aor),
+        [this.recordValue(aor)],
+        (removedAt) => this.log.info({ aor, removedAt }, 'registration removed from the overlay'),
+        this.removalProofs(aor),
+      );
     }
   }
 }

@@ -259,6 +259,28 @@ function signerOf(proofText: string | undefined): string {
   return parsed.ok ? signerOfProof(parsed.proof) : 'malformed';
 }
 
+/**
+ * Signers' certificates travel with the bindings they signed (PROTOCOL.md 11.4): the DER of every
+ * signer of `bindings` but `own` (the receiver has the sender's from peer authentication), each
+ * once, at most `max` (with the sender's own, a message stays within 11.2's bound on DHT-Cert).
+ */
+export function signerCertificates(bindings: readonly Binding[], signers: SignerDirectory, own: string, max: number = MAX_SIGNER_CERTIFICATES): Uint8Array[] {
+  const seen = new Set<string>([own]);
+  const out: Uint8Array[] = [];
+  for (const b of bindings) {
+    if (out.length >= max) break;
+    const signer = b.proof === undefined ? undefined : parseBindingProof(b.proof);
+    if (!signer?.ok || signer.proof.kind !== 'sig' || seen.has(signer.proof.signer)) continue;
+    seen.add(signer.proof.signer);
+    const identity = signers.byFingerprint(signer.proof.signer);
+    if (identity !== undefined) out.push(identity.der);
+  }
+  return out;
+}
+
+/** Signers' certificates one message carries at most (PROTOCOL.md 11.4). */
+export const MAX_SIGNER_CERTIFICATES = 7;
+
 /** Closed overlay: bindings signed by enrolled nodes authorized for their AoR's domain. */
 export function signedRecordPolicy(signers: SignerDirectory, anchor: SignerAnchor, options: { maxLifetimeMs?: number; log?: Logger } = {}): ProvenRecordPolicy {
   return new ProvenRecordPolicy({ authenticator: new SignatureAuthenticator(signers, anchor), ...options });

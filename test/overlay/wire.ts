@@ -9,6 +9,7 @@ import type { RequestEnvelope, RpcResult } from '../../src/overlay/messages.js';
 import { OverlayNode, type OverlayEvent } from '../../src/overlay/node.js';
 import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
 import { SeededRandom } from '../../src/overlay/random.js';
+import type { RecordPolicy } from '../../src/overlay/record-policy.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { VirtualClock } from '../../src/sim/virtual-clock.js';
 
@@ -22,9 +23,9 @@ export class Wire {
 
   /**
    * Node `i` at 10.0.0.i:5060, with k = 4 and no bucket refresh on join unless `config` says
-   * otherwise; `onEvent` hears its events.
+   * otherwise; `onEvent` hears its events; `records` is its record policy (default: open).
    */
-  add(i: number, config: Partial<OverlayConfig> = {}, onEvent?: (event: OverlayEvent) => void): OverlayNode {
+  add(i: number, config: Partial<OverlayConfig> = {}, onEvent?: (event: OverlayEvent) => void, records?: RecordPolicy): OverlayNode {
     const address = `10.0.0.${i}:5060`;
     const self: Contact = { id: peerIdFromAddress(`10.0.0.${i}`, 5060), address };
     const node = new OverlayNode({
@@ -33,6 +34,7 @@ export class Wire {
       random: new SeededRandom(i),
       config: { k: 4, refreshOnJoin: false, ...config },
       ...(onEvent ? { onEvent } : {}),
+      ...(records ? { records } : {}),
       transport: {
         sendRequest: (to: PeerAddress, envelope: RequestEnvelope, onResult: (r: RpcResult) => void) => {
           const target = this.nodes.get(to.address);

@@ -11,7 +11,7 @@ export class FakeOverlayPort implements OverlayPort {
   /** Values peers hold, by key (hex). */
   readonly held = new Map<string, string[]>();
   readonly published: Array<{ key: string; records: readonly OverlayRecord[] }> = [];
-  readonly unpublished: Array<{ key: string; values: readonly string[] }> = [];
+  readonly unpublished: Array<{ key: string; values: readonly string[]; removalProofs?: ReadonlyMap<string, string> }> = [];
   lookups = 0;
   peers = true;
   peersAnswer = true;
@@ -32,8 +32,8 @@ export class FakeOverlayPort implements OverlayPort {
     queueMicrotask(() => done(1));
   }
 
-  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void): void {
-    this.unpublished.push({ key: idToHex(key), values });
+  unpublish(key: NodeId, values: readonly string[], done: (removedAt: number) => void, removalProofs?: ReadonlyMap<string, string>): void {
+    this.unpublished.push({ key: idToHex(key), values, ...(removalProofs ? { removalProofs } : {}) });
     queueMicrotask(() => done(1));
   }
 
