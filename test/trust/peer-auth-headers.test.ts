@@ -14,7 +14,10 @@ import {
   readProof,
   type ProofSubject,
 } from '../../src/dsip/trust-headers.js';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { ID_MAX, idToHex } from '../../src/overlay/id.js';
+import { peerIdFromAddress } from '../../src/overlay/peer-id.js';
+import { signBytes, verifyBytes } from '../../src/trust/keys.js';
 import { SipHeaders, type SipRequest } from '../../src/sip/message/message.js';
 import { parseUri } from '../../src/sip/message/uri.js';
 
@@ -116,6 +119,17 @@ describe('signed bytes', () => {
         expect(proofBytes(a).equals(proofBytes(b))).toBe(same);
       }),
     );
+  });
+
+  it('sign to the PROTOCOL.md 11.2 test vector (checked independently with openssl pkeyutl)', () => {
+    const seed = Buffer.alloc(32, 0x01);
+    const key = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+    expect(createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(12).toString('hex')).toBe('8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c');
+    const bytes = proofBytes({ direction: 'request', peerId: peerIdFromAddress('192.0.2.10', 5060), overlay: 'acme', callId: 'a84b4c76e66710', cseq: 1, method: 'REGISTER', timestampS: 1796515200 });
+    expect(bytes.toString('utf8')).toBe('kadsip-peer-proof-1\nrequest\n56adbd712c6632d3ec32ba4e75429265685113c4\nacme\na84b4c76e66710\n1 REGISTER\n1796515200');
+    const sig = signBytes(key, bytes);
+    expect(sig.toString('base64url')).toBe('CWgPxbfXjOEpFFAzTRH9wMr7YPcgdfwC9MgVmbjpC5vY-2NKrdFJuUjh3lTPd5CN8_oUaZ2EYoY5muc-M-qNAw');
+    expect(verifyBytes(createPublicKey(key), bytes, sig)).toBe(true);
   });
 
   it('refuse a field with a line break', () => {
