@@ -11,7 +11,7 @@ import { splitAddress } from '../dsip/peer-uri.js';
 import { certificateFingerprint } from './certificate.js';
 import { RevocationList } from './crl.js';
 import { generateKeyPair, keyAlgorithm, privateKeyPem, type KeyAlgorithm } from './keys.js';
-import { createCaCertificate, createCrl, createNodeCertificate, derToPem, normalizeSerial, pemToDer, type CrlEntry } from './x509.js';
+import { createCaCertificate, createCrl, createNodeCertificate, derToPem, normalizeSerial, pemToDer, readCertificateFields, type CrlEntry } from './x509.js';
 
 const DAY_MS = 86_400_000;
 /**
@@ -105,7 +105,8 @@ export async function issueCertificate(ca: OverlayCa, options: IssueOptions = {}
     addresses,
     serial,
     notBefore: options.notBefore ?? now - BACKDATE_MS,
-    notAfter: options.notAfter ?? now + (options.days ?? DEFAULT_NODE_DAYS) * DAY_MS,
+    // Never past the CA's own end: peers would refuse the certificate from then on anyway.
+    notAfter: options.notAfter ?? Math.min(now + (options.days ?? DEFAULT_NODE_DAYS) * DAY_MS, readCertificateFields(ca.certDer).notAfter),
   });
   return { der, key: privateKey, fingerprint: certificateFingerprint(der), serial: normalizeSerial(serial) };
 }

@@ -21,6 +21,15 @@ describe('issueCertificate', () => {
     }
   });
 
+  it('never issues past the end of the CA certificate', async () => {
+    const ca = await createCa({ days: 10 });
+    const anchor = new TrustAnchor(ca.certDer);
+    const issued = await issueCertificate(ca, { days: 365 });
+    const result = anchor.verify(issued.der, Date.now());
+    const caEnd = Date.parse(anchor.caCertificate.validTo);
+    expect(result.ok && result.identity.notAfter).toBe(caEnd);
+  });
+
   it('writes addresses canonical and domains lower case', async () => {
     const ca = await createCa();
     const issued = await issueCertificate(ca, { domains: ['EXAMPLE.com'], addresses: ['[2001:0DB8:0:0::1]:5060', '192.0.2.7:5070'] });
