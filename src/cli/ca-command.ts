@@ -167,7 +167,13 @@ export async function runCaRevoke(flags: CaRevokeFlags, out: Out = stdout): Prom
     }
   }
   const already = previous?.has(serial) ?? false;
-  if (!already) replaceFile(crlPath, derToPem('X509 CRL', await extendCrl(ca, previous, [serial])));
+  if (!already) {
+    try {
+      replaceFile(crlPath, derToPem('X509 CRL', await extendCrl(ca, previous, [serial])));
+    } catch (e) {
+      return runtime(`cannot write ${crlPath}: ${(e as Error).message}`);
+    }
+  }
   const count = (previous?.entries.length ?? 0) + (already ? 0 : 1);
   report(out, flags.json, { crl: crlPath, serial, fingerprint: anchor.fingerprint(der), alreadyRevoked: already, revoked: count }, [
     already ? `serial ${serial} was already on the CRL ${crlPath}` : `revoked serial ${serial}: ${crlPath} now lists ${count} certificate(s)`,

@@ -189,7 +189,7 @@ export function writeNewFiles(files: OutputFile[]): void {
 /** Replaces a public file atomically (write beside it, rename over it): a node reloading it never reads half a CRL. */
 export function replaceFile(path: string, text: string): void {
   const temporary = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temporary, 'wx', 0o644);
+  const fd = openSync(temporary, 'w', 0o644);
   try {
     writeSync(fd, text);
   } finally {
