@@ -40,6 +40,7 @@ import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
 import { Registrations } from '../p2psip/registrations.js';
 import { linkTrust, loadTrustMode, trustStatus, TrustSetupError, type TrustMode } from './trust-mode.js';
+import { bindingTrust } from '../trust/binding-trust.js';
 import { watchCrl, type CrlWatcher } from '../trust/material.js';
 
 export interface KadsipNodeOptions {
@@ -145,6 +146,9 @@ export class KadsipNode {
       ...(reach.stun ? { stun: reach.stun } : {}),
       ...(config.turn ? { turn: hostPort(config.turn.host, config.turn.port) } : {}),
     };
+    // Signed (closed) or MACed (secret) bindings, PROTOCOL.md 11.3/11.4: one policy for every core
+    // of this node, so a removal's tombstone outlives a rejoin.
+    const bindings = bindingTrust(trust, log.child({ component: 'bindings' }));
     // The overlay core and its SIP link, for a Peer-ID: at start, and again on a rejoin (10.4).
     const makeCore = (self: Contact): { link: OverlayOverSip; overlay: OverlayNode } => {
       const link = new OverlayOverSip({
@@ -155,6 +159,7 @@ export class KadsipNode {
         log: log.child({ component: 'dsip' }),
         // Closed: the peer-authentication guard for this Peer-ID; secret: the Peer-ID scheme.
         ...linkTrust(trust, self, config.overlay, log.child({ component: 'peer-auth' })),
+        ...(bindings.signerCertificates ? { signerCertificates: bindings.signerCertificates } : {}),
       });
       const overlay = new OverlayNode({
         self,
@@ -169,6 +174,7 @@ export class KadsipNode {
           ...overlayConfig,
         },
         onEvent: (event) => this.logOverlayEvent(event),
+        ...(bindings.records ? { records: bindings.records } : {}),
         // What its STUN server counted: every DHT-PeerID it writes carries the figure (load=).
         ...(reach.stunServer ? { load: () => reach.stunServer!.load() } : {}),
       });
@@ -212,7 +218,7 @@ export class KadsipNode {
       new Registrations(this.registrar, overlayPort, this.self.address, realClock, log.child({ component: 'registrar' }), (aor) => {
         location.invalidate(aor);
         relay?.sync(aor);
-      }, relay === undefined);
+      }, relay === undefined, bindings.signer);
     this.registrations = makeRegistrations();
     const proxySelf = (a: { host: string; port: number }): Array<{ host: string; port: number; protocol: 'udp' | 'tcp' }> =>
       (a.host === local.host && a.port === local.port ? [a] : [a, local]).flatMap((x) => config.transports.map((protocol) => ({ host: x.host, port: x.port, protocol })));

@@ -33,20 +33,21 @@ export interface BindingTrust {
   readonly signerCertificates?: (bindings: readonly Binding[]) => readonly Uint8Array[];
 }
 
+/** `now`: wall-clock time, which proofs and certificates are dated in (not the core's monotonic clock). */
 export function bindingTrust(trust: BindingTrustMode, log: Logger, now: () => number = Date.now): BindingTrust {
   switch (trust.mode) {
     case 'open':
       return {};
     case 'secret': {
       const macKey = bindingMacKey(trust.secret);
-      return { records: macRecordPolicy(macKey, { log }), signer: new BindingSigner({ kind: 'mac', macKey }, now) };
+      return { records: macRecordPolicy(macKey, { log, wallClock: now }), signer: new BindingSigner({ kind: 'mac', macKey }, now) };
     }
     case 'closed': {
       const { own, key, anchor } = trust.material;
       // This node's own certificate is a signer like any other, though no peer ever shows it to us.
       const signers: SignerDirectory = { byFingerprint: (fp) => (fp === own.fingerprint ? own : trust.cache.byFingerprint(fp)) };
       return {
-        records: signedRecordPolicy(signers, anchor, { log }),
+        records: signedRecordPolicy(signers, anchor, { log, wallClock: now }),
         signer: new BindingSigner({ kind: 'sig', key, fingerprint: own.fingerprint }, now),
         signerCertificates: (bindings) => signerCertificates(bindings, signers, own.fingerprint),
       };

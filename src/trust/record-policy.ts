@@ -151,6 +151,12 @@ export interface ProvenRecordPolicyOptions {
   readonly maxLifetimeMs?: number;
   /** Drops of fetched bindings are logged once per signer. */
   readonly log?: Logger;
+  /**
+   * Wall-clock time (ms since the epoch), which proofs and certificates are dated in. A node's
+   * core clock is monotonic and counts from its start, so a node passes Date.now here; absent, the
+   * core's `now` is taken as wall time (a simulation whose clock is the only time there is).
+   */
+  readonly wallClock?: () => number;
 }
 
 /** The policy of a closed or secret overlay, over the authenticator of its mode. */
@@ -163,7 +169,8 @@ export class ProvenRecordPolicy implements RecordPolicy {
     this.maxLifetimeMs = options.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
   }
 
-  admitStore(key: NodeId, bindings: readonly Binding[], held: readonly Binding[], now: number): PolicyVerdict {
+  admitStore(key: NodeId, bindings: readonly Binding[], held: readonly Binding[], coreNow: number): PolicyVerdict {
+    const now = this.options.wallClock?.() ?? coreNow;
     for (const b of bindings) {
       const proven = this.prove('store', key, b, now);
       if (!proven.ok) return proven;
@@ -177,7 +184,8 @@ export class ProvenRecordPolicy implements RecordPolicy {
     return ADMITTED;
   }
 
-  admitRemove(key: NodeId, removals: readonly Binding[], held: readonly Binding[], now: number): PolicyVerdict {
+  admitRemove(key: NodeId, removals: readonly Binding[], held: readonly Binding[], coreNow: number): PolicyVerdict {
+    const now = this.options.wallClock?.() ?? coreNow;
     const proofs: BindingProof[] = [];
     for (const r of removals) {
       const proven = this.prove('remove', key, r, now);
@@ -191,8 +199,8 @@ export class ProvenRecordPolicy implements RecordPolicy {
     return ADMITTED;
   }
 
-  acceptFetched(key: NodeId, binding: Binding, now: number): boolean {
-    const proven = this.prove('store', key, binding, now);
+  acceptFetched(key: NodeId, binding: Binding, coreNow: number): boolean {
+    const proven = this.prove('store', key, binding, this.options.wallClock?.() ?? coreNow);
     if (proven.ok) return true;
     const signer = signerOf(binding.proof);
     if (!this.loggedSigners.has(signer)) {
@@ -282,11 +290,11 @@ export function signerCertificates(bindings: readonly Binding[], signers: Signer
 export const MAX_SIGNER_CERTIFICATES = 7;
 
 /** Closed overlay: bindings signed by enrolled nodes authorized for their AoR's domain. */
-export function signedRecordPolicy(signers: SignerDirectory, anchor: SignerAnchor, options: { maxLifetimeMs?: number; log?: Logger } = {}): ProvenRecordPolicy {
+export function signedRecordPolicy(signers: SignerDirectory, anchor: SignerAnchor, options: Omit<ProvenRecordPolicyOptions, 'authenticator'> = {}): ProvenRecordPolicy {
   return new ProvenRecordPolicy({ authenticator: new SignatureAuthenticator(signers, anchor), ...options });
 }
 
 /** Secret overlay: bindings MACed under the overlay secret's binding key (bindingMacKey). */
-export function macRecordPolicy(macKey: Uint8Array, options: { maxLifetimeMs?: number; log?: Logger } = {}): ProvenRecordPolicy {
+export function macRecordPolicy(macKey: Uint8Array, options: Omit<ProvenRecordPolicyOptions, 'authenticator'> = {}): ProvenRecordPolicy {
   return new ProvenRecordPolicy({ authenticator: new MacAuthenticator(macKey), ...options });
 }

@@ -136,6 +136,15 @@ describe('a storing peer (closed overlay)', () => {
     expect(reasonOf(policy.admitStore(KEY, [signed(victimNode, { seq: NOW + 1 })], [], NOW))).toBe('ok');
   });
 
+  it('dates proofs by the wall clock when given one, not by the core clock (monotonic, from the process start)', () => {
+    const cache = new CertificateCache({ anchor });
+    cache.admit(victimNode.der, NOW);
+    const policy = signedRecordPolicy({ byFingerprint: (fp) => cache.byFingerprint(fp, NOW) }, anchor, { wallClock: () => NOW });
+    const coreNow = 2_500; // what performance.now() says 2.5 s after start
+    expect(reasonOf(policy.admitStore(KEY, [signed(victimNode)], [], coreNow))).toBe('ok');
+    expect(policy.acceptFetched(KEY, signed(victimNode), coreNow)).toBe(true);
+  });
+
   it('accepts a removal by another authorized signer with a higher sequence (a phone that moved)', () => {
     const policy = policyKnowing(victimNode, otherVictimNode);
     expect(reasonOf(policy.admitRemove(KEY, [removal(otherVictimNode)], [signed(victimNode)], NOW))).toBe('ok');
