@@ -22,9 +22,18 @@ import type { OverlayRequest, RequestEnvelope, RpcResult } from '../src/overlay/
 import { OverlayNode } from '../src/overlay/node.js';
 import { peerIdFromAddress, resourceId } from '../src/overlay/peer-id.js';
 import { SeededRandom } from '../src/overlay/random.js';
-import { serializeMessage, type SipMessage, type SipResponse } from '../src/sip/message/index.js';
+import { serializeMessage, type SipMessage, type SipRequest, type SipResponse } from '../src/sip/message/index.js';
 import type { TransactionLayer } from '../src/sip/transaction/index.js';
 import type { Endpoint, Protocol, SipTransport } from '../src/sip/transport/index.js';
+import { CertificateCache } from '../src/trust/certificate-cache.js';
+import type { TrustMaterial } from '../src/trust/material.js';
+import { PeerAuth } from '../src/trust/peer-auth.js';
+import { SequenceClock, signBinding } from '../src/trust/binding-proof.js';
+
+/** A closed overlay's guard for a bench peer or the client, over its own certificate cache. */
+function guardFor(trust: TrustMaterial, self: Contact, overlay: string): PeerAuth {
+  return new PeerAuth({ cache: new CertificateCache({ anchor: trust.anchor }), own: trust.own, key: trust.key, overlay, self, log: silent });
+}
 
 const HOST = '127.0.0.1';
 const silent = SILENT_LOGGER;
@@ -37,7 +46,7 @@ export interface Peers {
 }
 
 /** Starts `count` peers on loopback and joins each through `via` (at most 8 joins at a time). */
-export async function startPeers(count: number, via: string, overlay: string, deadlineMs: number): Promise<Peers> {
+export async function startPeers(count: number, via: string, overlay: string, deadlineMs: number, trust?: TrustMaterial): Promise<Peers> {
   const running: Array<{ node: OverlayNode; transactions: TransactionLayer; transport: SipTransport }> = [];
   const close = async (): Promise<void> => {
     for (const p of running) {
@@ -52,7 +61,7 @@ export async function startPeers(count: number, via: string, overlay: string, de
         const { transport, transactions, local: bound } = await openSipStack({ host: HOST, port: 0 });
         const local = bound('udp');
         const self: Contact = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
-        const link = new OverlayOverSip({ transactions, overlay, self, protocol: 'udp', log: silent });
+        const link = new OverlayOverSip({ transactions, overlay, self, protocol: 'udp', log: silent, ...(trust ? { guard: guardFor(trust, self, overlay) } : {}) });
         // No bucket refresh after joining: it would cost ~144 lookups per peer (all loopback peers
         // share the top 144 bits of their IDs) and the node learns the peer from its JOIN anyway.
         const node = new OverlayNode({
@@ -100,6 +109,8 @@ export interface LoadOptions {
   readonly role: 'peer' | 'client';
   /** An RPC without a final response after this long counts as a timeout and its slot moves on. */
   readonly deadlineMs: number;
+  /** A closed overlay: the client proves itself with this material (once; PROTOCOL.md 11.2) and checks every answer. */
+  readonly trust?: TrustMaterial;
 }
 
 interface OpCounters {
@@ -153,6 +164,8 @@ export class LoadClient {
   readonly #storedKeys: NodeId[] = [];
   readonly #storedValues = new Map<NodeId, string>();
   readonly #cumulative: number[];
+  readonly #guard: PeerAuth | undefined;
+  readonly #sequence = new SequenceClock();
   #cseq = 1;
   #slots: Slot[] = [];
   #running = false;
@@ -184,11 +197,15 @@ export class LoadClient {
     const nodeAddress = hostPort(o.node.host, o.node.port);
     this.#to = { address: nodeAddress, id: peerIdFromAddress(o.node.host, o.node.port) };
     this.#endpoint = { protocol: o.protocol, host: o.node.host, port: o.node.port };
+    const guard = o.trust ? guardFor(o.trust, this.#self, o.overlay) : undefined;
+    this.#guard = guard;
     // A peer answers the node's pings (it pings a new peer before admitting it to its routing table).
     const self = this.#self;
     this.#transactions.onRequest((request, txn) => {
       if (request.method !== 'OPTIONS') return;
-      txn.respond(encodeResponse(request, { kind: 'ok' }, { overlay: o.overlay, self, protocol: txn.source.protocol }));
+      const res = encodeResponse(request, { kind: 'ok' }, { overlay: o.overlay, self, protocol: txn.source.protocol });
+      guard?.decorateResponse(request, res);
+      txn.respond(res);
     });
     const total = OPS.reduce((s, op) => s + o.mix[op], 0);
     let acc = 0;
@@ -238,7 +255,12 @@ export class LoadClient {
         const aor = `sip:bench${i}@bench.invalid`;
         const key = resourceId(aor);
         const value = `sip:bench${i}@${HOST}:5999`;
-        const request: OverlayRequest = { op: 'STORE', key, bindings: [{ value, ttlMs: 3_600_000 }] };
+        // A closed overlay stores only signed bindings (PROTOCOL.md 11.4): signed once, here, by the client's key.
+        const trust = this.#o.trust;
+        const proof = trust
+          ? { proof: signBinding({ op: 'store', key, aor, contact: value, expiresAtS: Math.floor(Date.now() / 1000) + 3600, seq: this.#sequence.next(Date.now()) }, trust.key, trust.own.fingerprint) }
+          : {};
+        const request: OverlayRequest = { op: 'STORE', key, bindings: [{ value, ttlMs: 3_600_000, ...proof }] };
         const result = await withDeadline(deadlineMs * 4, `STORE ${aor}`, new Promise<RpcResult>((resolve) => this.#rpc(request, resolve)));
         if (!result.ok || result.response.kind !== 'stored' || !result.response.bindings.some((b) => b.value === value)) {
           failed = `STORE ${aor}: ${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`;
@@ -256,9 +278,12 @@ export class LoadClient {
   #rpc(request: OverlayRequest, done: (result: RpcResult) => void): void {
     const envelope = this.#envelope(request);
     const sip = encodeRequest(envelope, this.#encodeContext());
+    const proved = this.#guard?.decorateRequest(sip, this.#to, false) ?? false;
     this.#transactions.sendRequest(sip, this.#endpoint, {
       onResponse: (response) => {
-        if (response.status >= 200) done(decodeResponse(response, request, this.#o.node, { overlay: this.#o.overlay }));
+        if (response.status < 200) return;
+        const result = decodeResponse(response, request, this.#o.node, { overlay: this.#o.overlay });
+        done(this.#guard ? this.#guard.checkResponse(sip, response, this.#to, result, proved) : result);
       },
       onTimeout: () => done({ ok: false, reason: 'timeout' }),
       onTransportError: (error) => done({ ok: false, reason: 'unreachable', detail: error.message }),
@@ -370,11 +395,13 @@ export class LoadClient {
       return;
     }
     this.#outboundBytes = 0;
+    const proved = this.#guard?.decorateRequest(sip, this.#to, false) ?? false;
+    const sent = sip;
     this.#transactions.sendRequest(sip, this.#endpoint, {
       onResponse: (response) => {
         if (response.status < 200) return;
         const bytes = this.#inboundBytes;
-        const problem = this.#check(response, request, op, key);
+        const problem = this.#check(response, request, op, key, sent, proved);
         this.#finish(i, generation, problem === null ? 'ok' : 'error', problem ?? undefined, bytes);
       },
       onTimeout: () => this.#finish(i, generation, 'timeout', 'Timer F'),
@@ -384,9 +411,11 @@ export class LoadClient {
   }
 
   /** null when the answer is the right one for the request, else what is wrong with it. */
-  #check(response: SipResponse, request: OverlayRequest, op: Op, key: NodeId | undefined): string | null {
+  #check(response: SipResponse, request: OverlayRequest, op: Op, key: NodeId | undefined, sent: SipRequest, proved: boolean): string | null {
     const status = response.status;
-    const decoded = decodeResponse(response, request, this.#o.node, { overlay: this.#o.overlay });
+    const plain = decodeResponse(response, request, this.#o.node, { overlay: this.#o.overlay });
+    // A closed overlay: the answer counts only from a verified responder (PROTOCOL.md 11.2).
+    const decoded = this.#guard ? this.#guard.checkResponse(sent, response, this.#to, plain, proved) : plain;
     if (!decoded.ok) return `${op}: ${status} did not decode: ${decoded.reason} ${decoded.detail ?? ''}`;
     const r = decoded.response;
     const c = this.#perOp[op];

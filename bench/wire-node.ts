@@ -13,6 +13,7 @@
 import { createLogger } from '../src/node/logger.js';
 import { DEFAULT_CONFIG, type NodeConfig } from '../src/node/config.js';
 import { KadsipNode } from '../src/node/kadsip-node.js';
+import { join } from 'node:path';
 
 if (process.send === undefined) {
   process.stderr.write('bench/wire-node.ts runs as a child of bench/wire.ts (it needs an IPC channel)\n');
@@ -34,6 +35,9 @@ const config: NodeConfig = {
   logLevel,
   shutdownGraceS: 0,
 };
+// A closed overlay (bench/wire.ts --trust): the CA and this node's files from the parent's folder.
+const trustDir = process.env.KADSIP_BENCH_TRUST_DIR;
+if (trustDir) config.trust = { caCert: join(trustDir, 'ca', 'ca-cert.pem'), cert: join(trustDir, 'node', 'node-cert.pem'), key: join(trustDir, 'node', 'node-key.pem') };
 // Logs go to stderr: the parent's stdout carries only the one JSON line.
 const node = await KadsipNode.start({ config, logger: createLogger(logLevel, process.stderr) });
 
