@@ -6,13 +6,17 @@
  *  2. First contact (src/p2psip/first-contact.ts): a PING with `overlay=*`, as PROTOCOL.md section 2
  *     allows on first contact; the answer names the node's overlay (and its candidates).
  *  3. An iterative FIND_VALUE or FIND_NODE from there, in that overlay.
- * `kadsip lookup`, `kadsip candidates --via` and the live tests use it.
+ * `kadsip lookup`, `kadsip candidates --via` and the live tests use it. In a closed overlay the
+ * client proves itself with a certificate of the CA like any peer (PROTOCOL.md 11.2), and believes
+ * only answers from peers that proved themselves; in a secret overlay its Peer-ID is made under
+ * the secret (11.3).
  */
 import { openSipStack, type SipStack } from '../sip/stack.js';
 import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { SILENT_LOGGER } from '../common/logger.js';
+import type { SipRequest } from '../sip/message/index.js';
 import { realClock } from '../common/real-clock.js';
 import type { Contact } from '../overlay/contact.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
@@ -24,6 +28,31 @@ import { SeededRandom } from '../overlay/random.js';
 import type { HostPort } from './config.js';
 import { firstContactPing, type FirstContactAnswer } from '../p2psip/first-contact.js';
 import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
+import type { PeerIdScheme } from '../dsip/trust-headers.js';
+import { CertificateCache } from '../trust/certificate-cache.js';
+import type { TrustMaterial } from '../trust/material.js';
+import { PeerAuth } from '../trust/peer-auth.js';
+
+/** What a one-shot client needs in a closed overlay (its certificate, key and the CA) or a secret one (the Peer-ID scheme). */
+export type ClientTrust = { readonly material: TrustMaterial } | { readonly peerIds: PeerIdScheme };
+
+/** The client's Peer-ID scheme and, in a closed overlay, its guard (its own certificate cache). */
+function clientLink(trust: ClientTrust | undefined, self: Contact, overlay: string): { peerIds?: PeerIdScheme; guard?: PeerAuth } {
+  if (trust === undefined) return {};
+  if ('peerIds' in trust) return { peerIds: trust.peerIds };
+  const { material } = trust;
+  return { guard: new PeerAuth({ cache: new CertificateCache({ anchor: material.anchor }), own: material.own, key: material.key, overlay, self, log: SILENT_LOGGER }) };
+}
+
+/** The first contact's options for this trust: the Peer-ID scheme, and a closed overlay's proof on the PING. */
+function firstContactTrust(trust: ClientTrust | undefined, local: { host: string; port: number }, to: string, overlay: string | undefined): { peerIds?: PeerIdScheme; decorate?: (request: SipRequest) => void } {
+  if (trust === undefined) return {};
+  if ('peerIds' in trust) return { peerIds: trust.peerIds };
+  const self = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
+  // The proof names the overlay, which the client knows before the answer only from the user or the CA.
+  const guard = clientLink(trust, self, overlay ?? trust.material.anchor.overlay ?? 'kadsip').guard!;
+  return { decorate: (request) => guard.decorateRequest(request, { address: to }, true) };
+}
 
 export type LookupOutcome =
   | { kind: 'answered'; via: Contact; overlay: string; result: LookupResult }
@@ -71,10 +100,10 @@ function offered(answer: FirstContactAnswer): Candidate[] {
 }
 
 /** The STUN/TURN candidates a node offers an asker (draft-jiang: DHT-Candidates-Wanted on a PING). */
-export async function candidatesThrough(via: HostPort, options: { wanted: number; timeoutMs: number }): Promise<CandidatesOutcome> {
+export async function candidatesThrough(via: HostPort, options: { wanted: number; timeoutMs: number; trust?: ClientTrust }): Promise<CandidatesOutcome> {
   const client = await clientTransport(via);
   try {
-    const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: addressOf(via), candidatesWanted: options.wanted, timeoutMs: options.timeoutMs });
+    const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: addressOf(via), candidatesWanted: options.wanted, timeoutMs: options.timeoutMs, ...firstContactTrust(options.trust, client.local, addressOf(via), undefined) });
     if (!answer || !answer.peer) return { kind: 'via-silent' };
     if (answer.status !== 200) return { kind: 'via-refused', status: answer.status, reason: answer.reason };
     return { kind: 'answered', overlay: answer.peer.overlay, candidates: offered(answer) };
@@ -86,7 +115,7 @@ export async function candidatesThrough(via: HostPort, options: { wanted: number
 export async function lookupThrough(
   via: HostPort,
   target: { kind: 'value' | 'node'; key: NodeId },
-  options: { overlay?: string; timeoutMs: number },
+  options: { overlay?: string; timeoutMs: number; trust?: ClientTrust },
 ): Promise<LookupOutcome> {
   const client = await clientTransport(via);
   let node: OverlayNode | undefined;
@@ -97,15 +126,16 @@ export async function lookupThrough(
     });
     const run = (async (): Promise<LookupOutcome> => {
       const address = addressOf(via);
-      const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: address, candidatesWanted: 0, timeoutMs: Math.min(options.timeoutMs, 4000) });
+      const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: address, candidatesWanted: 0, timeoutMs: Math.min(options.timeoutMs, 4000), ...firstContactTrust(options.trust, client.local, address, options.overlay) });
       if (!answer || !answer.peer) return { kind: 'via-silent' };
       if (answer.status !== 200) return { kind: 'via-refused', status: answer.status, reason: answer.reason };
       const overlay = answer.peer.overlay;
       if (options.overlay !== undefined && options.overlay !== overlay) return { kind: 'wrong-overlay', overlay };
-      const self = { id: peerIdFromAddress(client.local.host, client.local.port), address: addressOf(client.local) };
+      const idOf = options.trust && 'peerIds' in options.trust ? options.trust.peerIds.idOf : peerIdFromAddress;
+      const self = { id: idOf(client.local.host, client.local.port), address: addressOf(client.local) };
       const core = new OverlayNode({
         self,
-        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: SILENT_LOGGER }),
+        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: SILENT_LOGGER, ...clientLink(options.trust, self, overlay) }),
         clock: realClock,
         random: new SeededRandom(randomInt(2 ** 32)),
         config: { role: 'client' },

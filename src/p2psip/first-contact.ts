@@ -13,7 +13,8 @@ import { MAX_CANDIDATES } from '../overlay/candidates.js';
 import type { Contact } from '../overlay/contact.js';
 import type { Candidate } from '../overlay/messages.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
-import { getTopVia, viaReceived, viaRport, type SipResponse } from '../sip/message/index.js';
+import { getTopVia, viaReceived, viaRport, type SipRequest, type SipResponse } from '../sip/message/index.js';
+import type { PeerIdScheme } from '../dsip/trust-headers.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
 
 export interface FirstContactOptions {
@@ -26,6 +27,10 @@ export interface FirstContactOptions {
   candidatesWanted: number;
   /** Bound on the whole exchange (the transaction's own Timer F is longer). */
   timeoutMs: number;
+  /** How the overlay makes Peer-IDs (PROTOCOL.md 11.3: `hmac-sha1` under the overlay secret); default SHA-1. */
+  peerIds?: PeerIdScheme;
+  /** Adds to the PING what a closed overlay asks of a newcomer (PROTOCOL.md 11.2: certificate and proof). */
+  decorate?: (request: SipRequest) => void;
 }
 
 export interface FirstContactAnswer {
@@ -48,7 +53,7 @@ export function firstContactPing(options: FirstContactOptions): Promise<FirstCon
   if (!target) return Promise.resolve(null);
   const { local } = options;
   const address = hostPort(local.host, local.port);
-  const self: Contact = { id: peerIdFromAddress(local.host, local.port), address };
+  const self: Contact = { id: (options.peerIds?.idOf ?? peerIdFromAddress)(local.host, local.port), address };
   let request;
   try {
     request = encodeRequest(
@@ -60,8 +65,9 @@ export function firstContactPing(options: FirstContactOptions): Promise<FirstCon
         ...(options.candidatesWanted > 0 ? { candidatesWanted: options.candidatesWanted } : {}),
         request: { op: 'PING' },
       },
-      { overlay: '*', self, to: { address: options.to }, firstContact: true, role: 'client' },
+      { overlay: '*', self, to: { address: options.to }, firstContact: true, role: 'client', ...(options.peerIds ? { peerIds: options.peerIds } : {}) },
     );
+    options.decorate?.(request);
   } catch {
     return Promise.resolve(null);
   }

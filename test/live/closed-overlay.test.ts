@@ -26,6 +26,9 @@ import { TrustAnchor } from '../../src/trust/certificate.js';
 import { CertificateCache } from '../../src/trust/certificate-cache.js';
 import { PeerAuth } from '../../src/trust/peer-auth.js';
 import { pemToDer } from '../../src/trust/x509.js';
+import { loadTrustMaterial } from '../../src/trust/material.js';
+import { lookupThrough } from '../../src/node/lookup-client.js';
+import { idFromHex } from '../../src/overlay/id.js';
 import { loopbackSipEndpoint } from '../helpers/sip-endpoint.js';
 import { CLI, freePorts, REPO, requireBuilt, requireTool, run, startNode, type RunningNode } from './live-helpers.js';
 
@@ -215,6 +218,22 @@ describe('closed overlay, live', () => {
         expect(s.contacts).toBe(2);
       }
     });
+  });
+
+  it('a one-shot lookup client with a certificate of the CA finds a member; without one it is refused 428', async () => {
+    const tool = await enroll(caDir, 'tool');
+    const material = loadTrustMaterial({ caCert: join(caDir, 'ca-cert.pem'), cert: tool.cert, key: tool.key });
+    const [a, , c] = members;
+    const target = idFromHex(((await fetch(`http://127.0.0.1:${c!.httpPort}/status`).then((r) => r.json())) as { peerId: string }).peerId)!;
+    const via = { host: '127.0.0.1', port: a!.sipPort };
+    const found = await lookupThrough(via, { kind: 'node', key: target }, { timeoutMs: 8000, trust: { material } });
+    expect(found.kind).toBe('answered');
+    if (found.kind === 'answered') {
+      expect(found.overlay).toBe('acme');
+      expect(found.result.closest.map((x) => x.id)).toContain(target);
+    }
+    const refused = await lookupThrough(via, { kind: 'node', key: target }, { timeoutMs: 8000 });
+    expect(refused).toEqual({ kind: 'via-refused', status: 428, reason: 'Use Identity Header' });
   });
 
   it('an open node says so once and reports the mode', async () => {
