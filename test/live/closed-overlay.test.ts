@@ -77,7 +77,7 @@ beforeAll(async () => {
   let first: RunningNode | undefined;
   for (const [i, name] of ['a', 'b', 'c'].entries()) {
     const id = await enroll(caDir, name);
-    const trust = ['--ca-cert', join(caDir, 'ca-cert.pem'), '--cert', id.cert, '--key', id.key, '--domain', 'example.net'];
+    const trust = ['--ca-cert', join(caDir, 'ca-cert.pem'), '--cert', id.cert, '--key', id.key, '--crl', join(caDir, 'crl.pem'), '--domain', 'example.net'];
     const boot = first ? ['--bootstrap', `127.0.0.1:${first.sipPort}`] : [];
     const n = await startNode(ports + 2 * i, ports + 2 * i + 1, [...trust, ...boot, '--log-level', 'info']);
     nodes.push(n);
@@ -235,6 +235,31 @@ describe('closed overlay, live', () => {
     const refused = await lookupThrough(via, { kind: 'node', key: target }, { timeoutMs: 8000 });
     expect(refused).toEqual({ kind: 'via-refused', status: 428, reason: 'Use Identity Header' });
   });
+
+  it('a revoked member loses its membership when the nodes reload the CRL', async () => {
+    const d = await enroll(caDir, 'd');
+    const ports = await freePorts(2);
+    const dNode = await startNode(ports, ports + 1, ['--ca-cert', join(caDir, 'ca-cert.pem'), '--cert', d.cert, '--key', d.key, '--crl', join(caDir, 'crl.pem'), '--domain', 'example.net', '--bootstrap', `127.0.0.1:${members[0]!.sipPort}`, '--log-level', 'info']);
+    nodes.push(dNode);
+    const contactsOf = async (): Promise<number[]> => (await Promise.all(members.map(status))).map((s) => s.contacts);
+    const until = async (want: (c: number[]) => boolean, ms: number): Promise<number[]> => {
+      const deadline = Date.now() + ms;
+      let c = await contactsOf();
+      while (!want(c) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        c = await contactsOf();
+      }
+      return c;
+    };
+    expect(await until((c) => c[0] === 3, 10_000)).toContain(3);
+    await kadsip(['ca', 'revoke', '--ca', caDir, '--cert', d.cert]);
+    // Each node polls its CRL file (every 2 s), re-checks its members and evicts d.
+    expect(await until((c) => c.every((n) => n === 2), 15_000)).toEqual([2, 2, 2]);
+    expect(members[0]!.output()).toMatch(/"name":"d","reason":"revoked".*peer membership ended/);
+    // d keeps trying (refresh, pings): it is refused, and stays out.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await contactsOf()).toEqual([2, 2, 2]);
+  }, 40_000);
 
   it('an open node says so once and reports the mode', async () => {
     const [sip] = [await freePorts(2)];
