@@ -2,9 +2,13 @@
  * `kadsip lookup <sip-uri | peer-ID> --via IP:PORT`: asks the overlay through a running node as a
  * one-shot client (src/node/lookup-client.ts), in the node's own overlay (learnt on first contact;
  * `--overlay NAME` makes sure it is that one). Prints what it found, which overlay answered, the
- * rounds (hops) and the time; exit 0 found, 1 not found, 2 error.
+ * rounds (hops) and the time; exit 0 found, 1 not found, 2 error. In a closed overlay the client
+ * needs a certificate of its CA (`--ca-cert --cert --key`), in a secret one the secret
+ * (`--overlay-secret-file`), as any peer does (PROTOCOL.md 11.2, 11.3).
  */
-import { lookupThrough } from '../node/lookup-client.js';
+import { lookupThrough, type ClientTrust } from '../node/lookup-client.js';
+import { loadTrustMaterial, TrustMaterialError } from '../trust/material.js';
+import { hmacPeerIds, loadOverlaySecret, OverlaySecretError } from '../trust/overlay-secret.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
 import { resourceId } from '../overlay/peer-id.js';
 import { canonicalAor, parseUri } from '../sip/message/index.js';
@@ -15,6 +19,27 @@ export interface LookupFlags {
   overlay?: string;
   timeout: string;
   json?: boolean;
+  caCert?: string;
+  cert?: string;
+  key?: string;
+  overlaySecretFile?: string;
+}
+
+/** The client's trust from its flags: a certificate of the CA, the overlay secret, or none; a string says what is wrong. */
+export function clientTrustOf(flags: Pick<LookupFlags, 'caCert' | 'cert' | 'key' | 'overlaySecretFile'>): ClientTrust | undefined | string {
+  const given = (['caCert', 'cert', 'key'] as const).filter((k) => flags[k] !== undefined);
+  if (given.length > 0 && flags.overlaySecretFile !== undefined) return '--overlay-secret-file and --ca-cert exclude each other';
+  if (given.length > 0 && given.length < 3) return 'a closed overlay needs --ca-cert, --cert and --key together';
+  try {
+    if (flags.caCert !== undefined && flags.cert !== undefined && flags.key !== undefined) {
+      return { material: loadTrustMaterial({ caCert: flags.caCert, cert: flags.cert, key: flags.key }) };
+    }
+    if (flags.overlaySecretFile !== undefined) return { peerIds: hmacPeerIds(loadOverlaySecret(flags.overlaySecretFile)) };
+  } catch (e) {
+    if (e instanceof TrustMaterialError || e instanceof OverlaySecretError) return e.message;
+    throw e;
+  }
+  return undefined;
 }
 
 type LookupTarget = { kind: 'value'; key: NodeId; aor: string } | { kind: 'node'; key: NodeId };
@@ -37,8 +62,11 @@ export async function runLookup(text: string, flags: LookupFlags): Promise<numbe
   const timeoutS = Number(flags.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) return fail(`--timeout "${flags.timeout}" is not a positive number`);
 
+  const trust = clientTrustOf(flags);
+  if (typeof trust === 'string') return fail(trust);
+
   const started = performance.now();
-  const outcome = await lookupThrough(via, target, { ...(flags.overlay !== undefined ? { overlay: flags.overlay } : {}), timeoutMs: timeoutS * 1000 });
+  const outcome = await lookupThrough(via, target, { ...(flags.overlay !== undefined ? { overlay: flags.overlay } : {}), timeoutMs: timeoutS * 1000, ...(trust ? { trust } : {}) });
   const ms = Math.round(performance.now() - started);
   if (outcome.kind === 'timeout') return fail(`no answer within ${timeoutS} s`);
   if (outcome.kind === 'via-silent') return fail(`${flags.via} did not answer (is a kadsip node listening there?)`);

@@ -62,6 +62,10 @@ program
   .option('--overlay <name>', "the overlay to search (default: the node's own, learnt from its answer; given: checked)")
   .option('--timeout <seconds>', 'give up after this long', '10')
   .option('--json', 'print one JSON line')
+  .option('--ca-cert <file>', "closed overlay: the overlay CA's certificate (with --cert and --key: the client proves itself as a peer)")
+  .option('--cert <file>', 'closed overlay: a certificate of that CA')
+  .option('--key <file>', "closed overlay: that certificate's key")
+  .option('--overlay-secret-file <file>', "secret overlay: the overlay's shared secret")
   .action(async (target: string, options) => {
     process.exitCode = await runLookup(target, options);
   });

@@ -234,6 +234,14 @@ describe('closed overlay, live', () => {
     }
     const refused = await lookupThrough(via, { kind: 'node', key: target }, { timeoutMs: 8000 });
     expect(refused).toEqual({ kind: 'via-refused', status: 428, reason: 'Use Identity Header' });
+    // The same from the command line: kadsip lookup with the tool's certificate.
+    const hex = target.toString(16).padStart(40, '0');
+    const cli = await run(process.execPath, [CLI, 'lookup', hex, '--via', `127.0.0.1:${a!.sipPort}`, '--ca-cert', join(caDir, 'ca-cert.pem'), '--cert', tool.cert, '--key', tool.key, '--json'], { timeoutMs: 20_000 });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/"overlay":"acme"/);
+    const bare = await run(process.execPath, [CLI, 'lookup', hex, '--via', `127.0.0.1:${a!.sipPort}`], { timeoutMs: 20_000 });
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/428/);
   });
 
   it('a revoked member loses its membership when the nodes reload the CRL', async () => {
