@@ -124,7 +124,7 @@ describe('the hijack of issue 11, in a closed overlay', () => {
     }
   }, 30_000);
 
-  it('by hand: no certificate is 428, a REMOVE of her binding without a removal proof 428, signed by E 403, a STORE signed by E 403', async () => {
+  it('by hand: no certificate is 428, a REMOVE of her binding without a removal proof 428, signed by E 403, a STORE signed by E 403; bad proofs their own codes', async () => {
     const [caCert, cert, key] = [trust.e[1]!, trust.e[3]!, trust.e[5]!];
     const r = await tb.run(hosts.e, process.execPath, [ATTACKER, caCert, cert, key, `${hosts.e.ip}:5062`, `${hosts.a.ip}:5060`, AOR, `sip:alice@${hosts.a.ip}:5060`, `sip:alice@${hosts.e.ip}:5062`], 30_000);
     expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -143,6 +143,13 @@ describe('the hijack of issue 11, in a closed overlay', () => {
     expect(answers['signed-remove']!.warning).toMatch(/^not-authorized: .*may not publish AoRs of victim\.test/);
     expect(answers['signed-store']).toMatchObject({ status: 403 });
     expect(answers['signed-store']!.warning).toMatch(/^not-authorized: /);
+    // Bad input, each its own answer: a binding signed in the future, a signature over other bytes, a truncated one.
+    expect(answers['future-dated']).toMatchObject({ status: 403 });
+    expect(answers['future-dated']!.warning).toMatch(/^future-dated: /);
+    expect(answers['other-bytes']).toMatchObject({ status: 438 });
+    expect(answers['other-bytes']!.warning).toMatch(/^bad-signature: /);
+    expect(answers.truncated).toMatchObject({ status: 400 });
+    expect(answers.truncated!.warning).toBe('bad-request: proof sig is 48 bytes, not 64');
   }, 40_000);
 
   it('a REMOVE by E (mallory unregisters) leaves alice\'s binding; L serves forgeries, B drops them, and the INVITE reaches only alice', async () => {
@@ -170,5 +177,8 @@ describe('the hijack of issue 11, in a closed overlay', () => {
     const dropped = logLines(nodes.b).filter((l) => String(l.msg).startsWith('fetched binding dropped'));
     expect(dropped.map((l) => l.reason).sort(), logs()).toEqual(['bad-signature', 'proof-required']);
     expect(dropped.map((l) => l.value).sort()).toEqual([`sip:alice@${hosts.l.ip}:5090`, `sip:alice@${hosts.l.ip}:5091`]);
+    // B never spoke to A: A's certificate came with L's answer (DHT-Cert of the signer), beside L's own.
+    const status = await tb.status<{ trust: { certificates: number; authenticatedPeers: number } }>(hosts.b);
+    expect(status.trust).toMatchObject({ certificates: 2, authenticatedPeers: 1 });
   }, 90_000);
 });

@@ -6,6 +6,9 @@
 //   unproven-remove    REMOVE of the victim's binding, authenticated but without a removal proof
 //   signed-remove      REMOVE of the victim's binding with a removal proof signed by CERT's key
 //   signed-store       STORE of AOR -> OWN-CONTACT signed by CERT's key
+//   future-dated       the same, signed with a clock an hour ahead
+//   other-bytes        the same, with CERT's signature of another contact
+//   truncated          the same, its signature cut to 48 bytes
 import { createSocket } from 'node:dgram';
 import { encodeRequest } from '../../../dist/dsip/index.js';
 import { readWarningText } from '../../../dist/dsip/headers.js';
@@ -60,4 +63,9 @@ await send('unenrolled-store', { op: 'STORE', key, bindings: [{ value: ownContac
 await send('unproven-remove', { op: 'REMOVE', key, removals: [{ value: victimContact, ttlMs: 0 }] }, true);
 await send('signed-remove', { op: 'REMOVE', key, removals: [{ value: victimContact, ttlMs: 0, proof: signer.removal(aor, victimContact) }] }, true);
 await send('signed-store', { op: 'STORE', key, bindings: [{ value: ownContact, ttlMs: hour, proof: signer.publication(aor, ownContact, hour) }] }, true);
+const ahead = new BindingSigner({ kind: 'sig', key: material.key, fingerprint: material.own.fingerprint }, () => Date.now() + hour);
+await send('future-dated', { op: 'STORE', key, bindings: [{ value: ownContact, ttlMs: hour, proof: ahead.publication(aor, ownContact, hour) }] }, true);
+await send('other-bytes', { op: 'STORE', key, bindings: [{ value: ownContact, ttlMs: hour, proof: signer.publication(aor, `${ownContact};other`, hour) }] }, true);
+const cut = signer.publication(aor, ownContact, hour).replace(/sig=([A-Za-z0-9_-]+)$/, (_m, sig) => `sig=${sig.slice(0, 64)}`);
+await send('truncated', { op: 'STORE', key, bindings: [{ value: ownContact, ttlMs: hour, proof: cut }] }, true);
 sock.close();
