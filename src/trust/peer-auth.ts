@@ -39,6 +39,8 @@ import { signBytes, verifyBytes } from './keys.js';
 export const PROOF_WINDOW_S = 300;
 /** Peers whose refusal was logged, at most (then the memory starts afresh). */
 const LOGGED_MAX = 4096;
+/** Peers whose acceptance of this node's proof is remembered, at most (the oldest is forgotten: it proves again). */
+const PROVED_TO_MAX = 10_000;
 
 export interface PeerAuthOptions {
   cache: CertificateCache;
@@ -185,7 +187,11 @@ export class PeerAuth {
       if (!checked.ok) return fail(`${checked.status} ${checked.text}`);
       this.cache.bindPeer(from.id, from.address, checked.identity, now);
     }
-    if (proved) this.provedTo.set(to.address, now);
+    if (proved) {
+      this.provedTo.delete(to.address);
+      if (this.provedTo.size >= PROVED_TO_MAX) this.provedTo.delete(this.provedTo.keys().next().value!);
+      this.provedTo.set(to.address, now);
+    }
     return result;
   }
 
