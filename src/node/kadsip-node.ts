@@ -569,7 +569,7 @@ export class KadsipNode {
         this.log.info({ peer: event.to.address, records: event.records }, 'records handed over');
         return;
       case 'store-refused':
-        this.log.warn({ peer: event.from.address, reason: event.reason }, 'STORE refused');
+        this.log.warn({ peer: event.from.address, reason: event.reason }, `${event.op ?? 'STORE'} refused`);
         return;
       case 'joined':
         this.log.info({ contacts: event.contacts }, 'joined overlay');

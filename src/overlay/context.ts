@@ -27,7 +27,8 @@ export type OverlayEvent =
   | { type: 'join-failed'; reason: string }
   | { type: 'contact-dropped'; contact: Contact }
   | { type: 'handed-over'; to: Contact; records: number }
-  | { type: 'store-refused'; from: Contact; reason: string }
+  /** A STORE (or, with op REMOVE, a REMOVE) this node refused: its bounds, or its RecordPolicy. */
+  | { type: 'store-refused'; from: Contact; reason: string; op?: 'STORE' | 'REMOVE' }
   | { type: 'left'; records: number }
   | { type: 'candidates'; from: Contact; count: number };
 

@@ -90,7 +90,7 @@ export const OP_HANDLERS: OpHandlers = {
       // Only whoever may (the policy: the same signer, or a higher sequence from another authorized one).
       const verdict = ctx.records.admitRemove(request.key, request.removals, ctx.store.get(request.key, now), now);
       if (!verdict.ok) {
-        refuseByPolicy(ctx, from, verdict, respond);
+        refuseByPolicy(ctx, from, verdict, respond, 'REMOVE');
         return;
       }
       ctx.store.remove(request.key, request.removals.map((r) => r.value));
@@ -99,9 +99,16 @@ export const OP_HANDLERS: OpHandlers = {
 };
 
 /** A STORE or REMOVE the RecordPolicy refused: reported as an event, answered with the policy's reason. */
-function refuseByPolicy(ctx: NodeContext, from: Contact, verdict: Extract<PolicyVerdict, { ok: false }>, respond: (response: OverlayResponse) => void): void {
+function refuseByPolicy(
+  ctx: NodeContext,
+  from: Contact,
+  verdict: Extract<PolicyVerdict, { ok: false }>,
+  respond: (response: OverlayResponse) => void,
+  op: 'STORE' | 'REMOVE' = 'STORE',
+): void {
   const detail = verdict.detail !== undefined ? { detail: verdict.detail } : {};
-  ctx.onEvent({ type: 'store-refused', from, reason: verdict.detail !== undefined ? `${verdict.reason}: ${verdict.detail}` : verdict.reason });
+  const reason = verdict.detail !== undefined ? `${verdict.reason}: ${verdict.detail}` : verdict.reason;
+  ctx.onEvent({ type: 'store-refused', from, reason, ...(op === 'REMOVE' ? { op } : {}) });
   respond({ kind: 'error', reason: verdict.reason, ...detail });
 }
 

@@ -157,6 +157,8 @@ describe('the hijack of issue 11, in a closed overlay', () => {
     expect(await unreg.exit, unreg.output()).toBe(0);
     const removed = await until('E to report its removal', 15_000, () => logLines(nodes.e!).find((l) => l.msg === 'registration removed from the overlay'));
     expect(Number(removed.removedAt), logsOf('e')).toBe(0);
+    const refused = await until('A to refuse E\'s REMOVE', 10_000, () => logLines(nodes.a!).find((l) => l.msg === 'REMOVE refused' && l.peer === `${hosts.e.ip}:5060`));
+    expect(String(refused.reason)).toMatch(/^not-authorized: /);
 
     nodes.b = tb.startNode(hosts.b, [...trust.b, '--role', 'client', '--bootstrap', `${hosts.l.ip}:5060`], { domain: DOMAIN });
     await tb.healthy(hosts.b, nodes.b);
