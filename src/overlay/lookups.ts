@@ -31,7 +31,11 @@ export class Lookups {
    * ones included (the node keeps those as well; draft-jiang counts them as discovered).
    */
   findValue(key: NodeId, done: (result: LookupResult) => void, settled?: (result: LookupResult) => void): void {
-    const local = this.ctx.store.get(key, this.ctx.clock.now());
+    const { ctx } = this;
+    // Held bindings were admitted when stored, but a proof can expire or its signer be revoked
+    // since: the record policy judges them as it judges fetched ones (PROTOCOL.md 11.4).
+    const held = ctx.store.get(key, ctx.clock.now());
+    const local = ctx.records === OPEN_RECORD_POLICY ? held : held.filter((b) => ctx.records.acceptFetched(key, b, ctx.clock.now()));
     if (local.length > 0) {
       const result: LookupResult = { target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.ctx.self, rounds: 0, rpcs: 0, failures: 0, stalls: 0 };
       done(result);

@@ -90,6 +90,19 @@ describe('signed bindings in a closed overlay', () => {
     expect(find(wire, c)).toEqual([]);
   });
 
+  it('stops using a held binding once its proof expired, though the STORE asked a longer lifetime', () => {
+    const { wire, nodes, signerOf } = closedOverlay();
+    const [a, , c] = [nodes[0]!, nodes[1]!, nodes[2]!];
+    // A proof for ten minutes on a STORE that asks for an hour: every holder keeps it an hour.
+    const proof = signerOf(victim).publication(AOR, ALICE_AT_A, 10 * minute);
+    expect(wire.wait<PublishResult>((done) => a.publish(KEY, [{ value: ALICE_AT_A, ttlMs: 60 * minute, proof }], done)).storedAt).toBe(4);
+    expect(find(wire, c)).toEqual([ALICE_AT_A]);
+    wire.queue.run(wire.queue.now + 15 * minute);
+    expect(testAccess(c).store.get(KEY, wire.clock.now()).length).toBe(1);
+    // Neither its own copy nor any other holder's is believed now.
+    expect(find(wire, c)).toEqual([]);
+  });
+
   it('republishes the same proof and hands it over, so holders and a newcomer keep admitting it', () => {
     const { wire, nodes, refusals, signerOf } = closedOverlay();
     const a = nodes[0]!;
