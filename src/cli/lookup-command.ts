@@ -8,7 +8,7 @@
  */
 import { lookupThrough, type ClientTrust } from '../node/lookup-client.js';
 import { loadTrustMaterial, TrustMaterialError } from '../trust/material.js';
-import { hmacPeerIds, loadOverlaySecret, OverlaySecretError } from '../trust/overlay-secret.js';
+import { loadOverlaySecret, OverlaySecretError } from '../trust/overlay-secret.js';
 import { idFromHex, idToHex, type NodeId } from '../overlay/id.js';
 import { resourceId } from '../overlay/peer-id.js';
 import { canonicalAor, parseUri } from '../sip/message/index.js';
@@ -34,7 +34,7 @@ export function clientTrustOf(flags: Pick<LookupFlags, 'caCert' | 'cert' | 'key'
     if (flags.caCert !== undefined && flags.cert !== undefined && flags.key !== undefined) {
       return { material: loadTrustMaterial({ caCert: flags.caCert, cert: flags.cert, key: flags.key }) };
     }
-    if (flags.overlaySecretFile !== undefined) return { peerIds: hmacPeerIds(loadOverlaySecret(flags.overlaySecretFile)) };
+    if (flags.overlaySecretFile !== undefined) return { secret: loadOverlaySecret(flags.overlaySecretFile) };
   } catch (e) {
     if (e instanceof TrustMaterialError || e instanceof OverlaySecretError) return e.message;
     throw e;

@@ -39,7 +39,7 @@ import { announceOnLan, BootstrapDiscoveryError, discoverBootstraps, joinWithRed
 import type { LanAnnouncer } from '../discovery/mdns.js';
 import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
 import { Registrations } from '../p2psip/registrations.js';
-import { linkTrust, loadTrustMode, trustStatus, TrustSetupError, type TrustMode } from './trust-mode.js';
+import { firstContactTrust, linkTrust, loadTrustMode, trustStatus, TrustSetupError, type TrustMode } from './trust-mode.js';
 import { bindingTrust } from '../trust/binding-trust.js';
 import { watchCrl, type CrlWatcher } from '../trust/material.js';
 
@@ -344,7 +344,7 @@ export class KadsipNode {
         const realm = config.realm ?? config.domains[0] ?? config.listen.host;
         auth = new DigestAuthenticator({ realm, users, secret: randomBytes(32), algorithms: config.digestAlgorithms });
       }
-      reach = await findReachability(config, transport, transactions, logger);
+      reach = await findReachability(config, transport, transactions, logger, trust);
       const created = new KadsipNode(config, logger, transport, transactions, options.overlay, auth, reach, trust);
       node = created;
       await created.startTrust();
@@ -632,7 +632,7 @@ function canonicalEndpoint(e: { host: string; port: number }): { host: string; p
  * given; else, with bootstraps and UDP, STUN from the SIP socket to a server the bootstraps name
  * (src/node/nat.ts); else the listen address.
  */
-async function findReachability(config: NodeConfig, transport: SipTransport, transactions: TransactionLayer, log: Logger): Promise<Reachability> {
+async function findReachability(config: NodeConfig, transport: SipTransport, transactions: TransactionLayer, log: Logger, trust: TrustMode): Promise<Reachability> {
   const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
   let advertised = config.public ?? { host: local.host, port: local.port };
   let behindNat = false;
@@ -646,6 +646,8 @@ async function findReachability(config: NodeConfig, transport: SipTransport, tra
       local: { host: local.host, port: local.port },
       overlay: config.overlay,
       bootstraps: config.bootstrap.map((b) => hostPort(b.host, b.port)),
+      // A closed overlay answers an unproven PING 428 without candidates; a secret one 488.
+      firstContact: firstContactTrust(trust, { host: local.host, port: local.port }, config.overlay),
     });
     const attachTo = outcome.kind === 'detected' && outcome.detection.behindNat && outcome.mapping === 'dependent' ? outcome.observations.find((o) => o.via === 'sip') : undefined;
     // (A node configured as a client is one already, but it too must attach where its Peer-ID fits.)

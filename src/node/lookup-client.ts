@@ -16,7 +16,6 @@ import { hostPort } from '../common/host-port.js';
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { SILENT_LOGGER } from '../common/logger.js';
-import type { SipRequest } from '../sip/message/index.js';
 import { realClock } from '../common/real-clock.js';
 import type { Contact } from '../overlay/contact.js';
 import { peerIdFromAddress } from '../overlay/peer-id.js';
@@ -28,30 +27,13 @@ import { SeededRandom } from '../overlay/random.js';
 import type { HostPort } from './config.js';
 import { firstContactPing, type FirstContactAnswer } from '../p2psip/first-contact.js';
 import { OverlayOverSip } from '../p2psip/overlay-over-sip.js';
-import type { PeerIdScheme } from '../dsip/trust-headers.js';
-import { CertificateCache } from '../trust/certificate-cache.js';
-import type { TrustMaterial } from '../trust/material.js';
-import { PeerAuth } from '../trust/peer-auth.js';
+import { clientMode, firstContactTrust, linkTrust, type ClientTrust, type TrustMode } from './trust-mode.js';
 
-/** What a one-shot client needs in a closed overlay (its certificate, key and the CA) or a secret one (the Peer-ID scheme). */
-export type ClientTrust = { readonly material: TrustMaterial } | { readonly peerIds: PeerIdScheme };
+export type { ClientTrust } from './trust-mode.js';
 
-/** The client's Peer-ID scheme and, in a closed overlay, its guard (its own certificate cache). */
-function clientLink(trust: ClientTrust | undefined, self: Contact, overlay: string): { peerIds?: PeerIdScheme; guard?: PeerAuth } {
-  if (trust === undefined) return {};
-  if ('peerIds' in trust) return { peerIds: trust.peerIds };
-  const { material } = trust;
-  return { guard: new PeerAuth({ cache: new CertificateCache({ anchor: material.anchor }), own: material.own, key: material.key, overlay, self, log: SILENT_LOGGER }) };
-}
-
-/** The first contact's options for this trust: the Peer-ID scheme, and a closed overlay's proof on the PING. */
-function firstContactTrust(trust: ClientTrust | undefined, local: { host: string; port: number }, to: string, overlay: string | undefined): { peerIds?: PeerIdScheme; decorate?: (request: SipRequest) => void } {
-  if (trust === undefined) return {};
-  if ('peerIds' in trust) return { peerIds: trust.peerIds };
-  const self = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
-  // The proof names the overlay, which the client knows before the answer only from the user or the CA.
-  const guard = clientLink(trust, self, overlay ?? trust.material.anchor.overlay ?? 'kadsip').guard!;
-  return { decorate: (request) => guard.decorateRequest(request, { address: to }, true) };
+/** The overlay a first-contact proof names: the client knows it before the answer only from the user or the CA. */
+function expectedOverlay(mode: TrustMode, given: string | undefined): string {
+  return given ?? (mode.mode === 'closed' ? mode.material.anchor.overlay : undefined) ?? 'kadsip';
 }
 
 export type LookupOutcome =
@@ -103,7 +85,8 @@ function offered(answer: FirstContactAnswer): Candidate[] {
 export async function candidatesThrough(via: HostPort, options: { wanted: number; timeoutMs: number; trust?: ClientTrust }): Promise<CandidatesOutcome> {
   const client = await clientTransport(via);
   try {
-    const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: addressOf(via), candidatesWanted: options.wanted, timeoutMs: options.timeoutMs, ...firstContactTrust(options.trust, client.local, addressOf(via), undefined) });
+    const mode = clientMode(options.trust);
+    const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: addressOf(via), candidatesWanted: options.wanted, timeoutMs: options.timeoutMs, ...firstContactTrust(mode, client.local, expectedOverlay(mode, undefined)) });
     if (!answer || !answer.peer) return { kind: 'via-silent' };
     if (answer.status !== 200) return { kind: 'via-refused', status: answer.status, reason: answer.reason };
     return { kind: 'answered', overlay: answer.peer.overlay, candidates: offered(answer) };
@@ -126,16 +109,17 @@ export async function lookupThrough(
     });
     const run = (async (): Promise<LookupOutcome> => {
       const address = addressOf(via);
-      const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: address, candidatesWanted: 0, timeoutMs: Math.min(options.timeoutMs, 4000), ...firstContactTrust(options.trust, client.local, address, options.overlay) });
+      const mode = clientMode(options.trust);
+      const answer = await firstContactPing({ transactions: client.transactions, local: client.local, to: address, candidatesWanted: 0, timeoutMs: Math.min(options.timeoutMs, 4000), ...firstContactTrust(mode, client.local, expectedOverlay(mode, options.overlay)) });
       if (!answer || !answer.peer) return { kind: 'via-silent' };
       if (answer.status !== 200) return { kind: 'via-refused', status: answer.status, reason: answer.reason };
       const overlay = answer.peer.overlay;
       if (options.overlay !== undefined && options.overlay !== overlay) return { kind: 'wrong-overlay', overlay };
-      const idOf = options.trust && 'peerIds' in options.trust ? options.trust.peerIds.idOf : peerIdFromAddress;
+      const idOf = mode.mode === 'secret' ? mode.peerIds.idOf : peerIdFromAddress;
       const self = { id: idOf(client.local.host, client.local.port), address: addressOf(client.local) };
       const core = new OverlayNode({
         self,
-        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: SILENT_LOGGER, ...clientLink(options.trust, self, overlay) }),
+        transport: new OverlayOverSip({ transactions: client.transactions, overlay, self, protocol: 'udp', log: SILENT_LOGGER, ...linkTrust(mode, self, overlay, SILENT_LOGGER) }),
         clock: realClock,
         random: new SeededRandom(randomInt(2 ** 32)),
         config: { role: 'client' },

@@ -24,7 +24,7 @@ import { splitAddress } from '../dsip/index.js';
 import { DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
 import { detectNat, stunBinding, type NatDetection, type StunEndpoint } from '../nat/stun/index.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
-import { firstContactPing } from '../p2psip/first-contact.js';
+import { firstContactPing, type FirstContactOptions } from '../p2psip/first-contact.js';
 
 export interface NatProbeOptions {
   transactions: TransactionLayer;
@@ -43,6 +43,8 @@ export interface NatProbeOptions {
   maxStunTries?: number;
   /** For tests: the interface list detectNat compares with. */
   interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
+  /** The overlay's trust on the PING (PROTOCOL.md 11.2, 11.3): a closed overlay's proof, a secret's Peer-ID scheme. */
+  firstContact?: Pick<FirstContactOptions, 'peerIds' | 'decorate'>;
 }
 
 /** One destination's view of the SIP socket: what it saw as our address. */
@@ -120,6 +122,7 @@ async function pingForCandidates(options: NatProbeOptions, bootstrap: string): P
     to: bootstrap,
     candidatesWanted: DEFAULT_CANDIDATES_WANTED,
     timeoutMs: options.pingTimeoutMs ?? 2000,
+    ...options.firstContact,
   });
   if (!answer) return { bootstrap, answered: false, stun: [] };
   const stun = answer.peer?.stun !== undefined ? [answer.peer.stun] : [];

@@ -8,6 +8,10 @@
 import type { Logger } from '../common/logger.js';
 import type { PeerIdScheme } from '../dsip/trust-headers.js';
 import type { Contact } from '../overlay/contact.js';
+import { peerIdFromAddress } from '../overlay/peer-id.js';
+import { hostPort } from '../common/host-port.js';
+import { SILENT_LOGGER } from '../common/logger.js';
+import type { SipRequest } from '../sip/message/index.js';
 import { CertificateCache } from '../trust/certificate-cache.js';
 import { loadTrustMaterial, TrustMaterialError, type TrustMaterial } from '../trust/material.js';
 import { hmacPeerIds, loadOverlaySecret, OverlaySecretError } from '../trust/overlay-secret.js';
@@ -69,6 +73,29 @@ export function linkTrust(trust: TrustMode, self: Contact, overlay: string, log:
     case 'closed':
       return { guard: new PeerAuth({ cache: trust.cache, own: trust.material.own, key: trust.material.key, overlay, self, log }) };
   }
+}
+
+/** What a one-shot client brings (`kadsip lookup`): a certificate of the CA, or the overlay secret. */
+export type ClientTrust = { readonly material: TrustMaterial } | { readonly secret: Buffer };
+
+/** A client's trust as a mode (a closed one with a certificate cache of its own). */
+export function clientMode(trust: ClientTrust | undefined): TrustMode {
+  if (trust === undefined) return { mode: 'open' };
+  if ('secret' in trust) return { mode: 'secret', secret: trust.secret, peerIds: hmacPeerIds(trust.secret) };
+  return { mode: 'closed', material: trust.material, cache: new CertificateCache({ anchor: trust.material.anchor }) };
+}
+
+/**
+ * What a first-contact PING (src/p2psip/first-contact.ts) from `local` needs in this mode: the
+ * Peer-ID scheme (secret), or the certificate and proof a closed overlay asks of a newcomer, over
+ * `overlay` (the name the receiver checks the proof with).
+ */
+export function firstContactTrust(trust: TrustMode, local: { host: string; port: number }, overlay: string): { peerIds?: PeerIdScheme; decorate?: (request: SipRequest) => void } {
+  if (trust.mode === 'secret') return { peerIds: trust.peerIds };
+  if (trust.mode === 'open') return {};
+  const self = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
+  const guard = linkTrust(trust, self, overlay, SILENT_LOGGER).guard!;
+  return { decorate: (request) => guard.proveRequest(request) };
 }
 
 /** /status `trust`: the mode, and in a closed overlay who this node is and how many peers proved themselves. */

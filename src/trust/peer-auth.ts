@@ -95,6 +95,11 @@ export class PeerAuth {
     return true;
   }
 
+  /** Adds this node's certificate and proof to a request whatever it knows (a first-contact PING). */
+  proveRequest(request: SipRequest): void {
+    this.prove(request, request, 'request', this.now());
+  }
+
   /** The answer to a request that carried a proof carries this node's (over the request's fields). */
   decorateResponse(request: SipRequest, response: SipResponse): void {
     if (!request.headers.has(DHT_PROOF_HEADER)) return;
