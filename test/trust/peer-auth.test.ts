@@ -12,6 +12,7 @@ import type { SipRequest } from '../../src/sip/message/index.js';
 import { CertificateCache } from '../../src/trust/certificate-cache.js';
 import { PeerAuth } from '../../src/trust/peer-auth.js';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
+import { splitAddress } from '../../src/dsip/peer-uri.js';
 import { contactAt } from '../dsip/helpers.js';
 import { DAY, issue, makeCa, type TestCa, type TestNode } from './peer-auth-fixtures.js';
 
@@ -19,10 +20,7 @@ const OVERLAY = 'acme';
 const A = contactAt('192.0.2.10', 5060);
 const B = contactAt('198.51.100.7', 5070);
 const C = contactAt('203.0.113.5', 5080);
-const src = (c: Contact): { host: string; port: number } => {
-  const [host, port] = c.address.split(':');
-  return { host: host!, port: Number(port) };
-};
+const src = (c: Contact): { host: string; port: number } => splitAddress(c.address)!;
 
 let ca: TestCa;
 let other: TestCa;
@@ -183,5 +181,16 @@ describe('peer authentication', () => {
     const res2 = encodeResponse(req, { kind: 'ok' }, { overlay: OVERLAY, self: B, protocol: 'udp' });
     b.decorateResponse(otherReq, res2);
     expect(a.checkResponse(req, res2, B, decodeResponse(res2, { op: 'FIND_NODE', target: 7n }, src(B), { overlay: OVERLAY }), true).ok).toBe(false);
+  });
+});
+
+describe('addresses a certificate names', () => {
+  it('compare in canonical text (an IPv6 address written in capitals in the certificate still matches)', async () => {
+    const v6 = contactAt('2001:db8::a', 5060);
+    const pinned = await issue(ca, { name: 'v6', addresses: ['[2001:DB8:0::A]:5060'] });
+    const b = authOf(certB, B);
+    const req = requestFrom(v6, B);
+    new PeerAuth({ cache: new CertificateCache({ anchor: ca.anchor }), own: pinned.identity, key: pinned.key, overlay: OVERLAY, self: v6, log: SILENT_LOGGER }).decorateRequest(req, B, true);
+    expect(receive(b, req, v6, B)).toBeNull();
   });
 });
