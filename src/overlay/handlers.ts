@@ -11,7 +11,7 @@ import type { Contact } from './contact.js';
 import type { Liveness } from './liveness.js';
 import type { Membership } from './membership.js';
 import type { OverlayRequest, OverlayResponse, RequestEnvelope } from './messages.js';
-import type { PolicyVerdict } from './record-policy.js';
+import { believed, type PolicyVerdict } from './record-policy.js';
 import { closestOrNotFound, type RecursiveRouting } from './recursive.js';
 
 export type OverlayOp = OverlayRequest['op'];
@@ -59,7 +59,8 @@ export const OP_HANDLERS: OpHandlers = {
     },
     FIND_VALUE: ({ ctx, recursive }, envelope, respond, now) => {
       const { key } = envelope.request;
-      const bindings = ctx.store.get(key, now);
+      // What this holder still believes (a proof that expired since is served to nobody).
+      const bindings = believed(ctx.records, key, ctx.store.get(key, now), now);
       if (bindings.length > 0) {
         respond({ kind: 'value', bindings });
         return;

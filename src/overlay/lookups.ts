@@ -11,7 +11,7 @@ import { bucketIndex, type NodeId } from './id.js';
 import { DisjointLookup } from './disjoint-lookup.js';
 import { Lookup, type LookupKind, type LookupMachine, type LookupResult } from './lookup.js';
 import type { Binding } from './messages.js';
-import { OPEN_RECORD_POLICY } from './record-policy.js';
+import { believed, OPEN_RECORD_POLICY } from './record-policy.js';
 import type { OverlayRequest } from './messages.js';
 
 export class Lookups {
@@ -34,8 +34,8 @@ export class Lookups {
     const { ctx } = this;
     // Held bindings were admitted when stored, but a proof can expire or its signer be revoked
     // since: the record policy judges them as it judges fetched ones (PROTOCOL.md 11.4).
-    const held = ctx.store.get(key, ctx.clock.now());
-    const local = ctx.records === OPEN_RECORD_POLICY ? held : held.filter((b) => ctx.records.acceptFetched(key, b, ctx.clock.now()));
+    const now = ctx.clock.now();
+    const local = believed(ctx.records, key, ctx.store.get(key, now), now);
     if (local.length > 0) {
       const result: LookupResult = { target: key, kind: 'value', closest: [], bindings: local, valueFrom: this.ctx.self, rounds: 0, rpcs: 0, failures: 0, stalls: 0 };
       done(result);

@@ -8,6 +8,7 @@ import type { NodeId } from './id.js';
 import type { Lookups } from './lookups.js';
 import type { Maintenance } from './maintenance.js';
 import type { RpcResult } from './messages.js';
+import { believed } from './record-policy.js';
 
 /** Records handed over at once while leaving (each costs a lookup and k STOREs). */
 const LEAVE_HANDOVER_CONCURRENCY = 8;
@@ -102,7 +103,8 @@ export class Membership {
       const closest = ctx.routingTable.closest(key, ctx.config.k, newcomer.id);
       const kth = closest[ctx.config.k - 1];
       if (kth && (newcomer.id ^ key) >= (kth.id ^ key)) continue;
-      const bindings = ctx.store.get(key, now);
+      // Only what is still believed: one binding whose proof ran out would get the whole STORE refused.
+      const bindings = believed(ctx.records, key, ctx.store.get(key, now), now);
       if (bindings.length === 0) continue;
       records++;
       this.rpc.send(newcomer, { op: 'STORE', key, bindings }, 'iterative', () => {});
@@ -142,7 +144,8 @@ export class Membership {
         again = false;
         while (running < LEAVE_HANDOVER_CONCURRENCY && next < keys.length) {
           const key = keys[next++]!;
-          const bindings = ctx.store.get(key, ctx.clock.now());
+          const now = ctx.clock.now();
+          const bindings = believed(ctx.records, key, ctx.store.get(key, now), now);
           if (bindings.length === 0) continue;
           running++;
           this.lookups.run(key, 'node', (lookup) => {

@@ -26,6 +26,16 @@ export interface RecordPolicy {
 
 const ADMITTED: PolicyVerdict = { ok: true };
 
+/**
+ * The bindings of `key` the policy believes at `now`: all of them under the open policy (without
+ * asking it), else those acceptFetched passes. What a node holds was admitted when stored, but a
+ * proof can expire or its signer be revoked since, so a holder judges what it serves, hands over
+ * and uses itself as it judges what it fetches.
+ */
+export function believed(records: RecordPolicy, key: NodeId, bindings: readonly Binding[], now: number): Binding[] {
+  return records === OPEN_RECORD_POLICY ? [...bindings] : bindings.filter((b) => records.acceptFetched(key, b, now));
+}
+
 /** An open overlay (the embedded default): every binding is believed, as before there was trust. */
 export const OPEN_RECORD_POLICY: RecordPolicy = {
   admitStore: () => ADMITTED,
