@@ -84,5 +84,5 @@ export const DEFAULT_CONFIG: OverlayConfig = {
   refreshOnJoin: true,
   role: 'peer',
   candidatesWanted: 0,
-  disjointPaths: 1,
+  disjointPaths: 3,
 };

@@ -6,7 +6,8 @@
  * asked by another (the paths share the set of addresses asked), so a hostile peer sits on one path
  * at most and whatever it answers (silence, contacts of its accomplices, forged bindings) misleads
  * that path only. The lookup ends at the first accepted value of any path, or once every path has
- * ended; the closest contacts of all paths are merged.
+ * ended (a FIND_NODE: or waits only for stalled queries, with k answers over all paths); the
+ * closest contacts of all paths are merged.
  */
 import type { Contact } from './contact.js';
 import type { NodeId } from './id.js';
@@ -72,7 +73,13 @@ export class DisjointLookup implements LookupMachine {
   }
 
   get done(): boolean {
-    return this.valuePath !== undefined || this.paths.every((p) => p.done);
+    if (this.valuePath !== undefined || this.paths.every((p) => p.done)) return true;
+    // FIND_NODE: a path left with nothing but stalled queries does not hold the others up once k
+    // contacts have answered over all paths, as one path stops waiting for a stalled query among
+    // its k closest (lookup.ts). A FIND_VALUE waits: a stalled query may still bring the value.
+    return this.kind === 'node'
+      && this.paths.reduce((n, p) => n + p.answered, 0) >= this.k
+      && this.paths.every((p) => p.done || p.onlyStalled);
   }
 
   get inFlight(): number {

@@ -105,6 +105,7 @@ export class Lookup implements LookupMachine {
   private failures = 0;
   private stalls = 0;
   private forged = 0;
+  private answeredCount = 0;
   private found?: { bindings: Binding[]; from: Contact; round: number };
   private readonly candidates = new Map<string, Candidate>();
 
@@ -181,10 +182,12 @@ export class Lookup implements LookupMachine {
         return;
       }
       entry.state = 'answered';
+      this.answeredCount++;
       this.found = { bindings, from: entry.contact, round: entry.round };
       return;
     }
     entry.state = 'answered';
+    this.answeredCount++;
     const contacts = response.kind === 'nodes' || response.kind === 'ok' || response.kind === 'not-found'
       ? response.contacts ?? []
       : [];
@@ -223,6 +226,28 @@ export class Lookup implements LookupMachine {
     // Fewer than k contacts answered: done once nothing is in flight, stalled queries included
     // (one of them may still bring the value, or be one of the few peers there are).
     return this.inflight + this.stalledCount === 0;
+  }
+
+  /**
+   * Nothing of this path makes progress: no query in flight but stalled ones, and nobody left to
+   * ask within its k closest (disjoint-lookup.ts ends a FIND_NODE whose paths are all so, once k
+   * contacts have answered over all of them).
+   */
+  get onlyStalled(): boolean {
+    if (this.inflight > 0) return false;
+    const claimed = this.options.claimed;
+    let considered = 0;
+    for (const entry of this.shortlist) {
+      if (entry.state === 'failed' || entry.state === 'stalled' || entry.state === 'taken') continue;
+      if (considered++ >= this.k) break;
+      if (entry.state === 'new' && !claimed?.has(entry.contact.address)) return false;
+    }
+    return true;
+  }
+
+  /** Contacts that answered (a FIND_VALUE's forgers not counted). */
+  get answered(): number {
+    return this.answeredCount;
   }
 
   /** Whether an accepted value has arrived (FIND_VALUE). */

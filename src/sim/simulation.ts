@@ -1,10 +1,11 @@
 /**
  * N overlay nodes in one process over the simulated network, in virtual time: build the overlay,
  * publish records from random nodes, then measure FIND_VALUE lookups from random live nodes while
- * nodes come and go (optional churn). Everything is drawn from one seed, so the same options give
- * the same report (wall time and heap aside).
+ * nodes come and go (optional churn), optionally with a share of hostile nodes (hostile.ts).
+ * Everything is drawn from one seed, so the same options give the same report (wall time and heap
+ * aside).
  */
-import { hour, minute, second, type OverlayConfig } from '../overlay/constants.js';
+import { DEFAULT_CONFIG, hour, minute, second, type OverlayConfig } from '../overlay/constants.js';
 import type { Contact } from '../overlay/contact.js';
 import type { NodeId } from '../overlay/id.js';
 import { OverlayNode } from '../overlay/node.js';
@@ -13,6 +14,7 @@ import { SeededRandom } from '../overlay/random.js';
 import { RecentClients } from '../common/load.js';
 import { quantile, weibull } from './distributions.js';
 import { EventQueue } from './event-queue.js';
+import { Accomplices, ECLIPSE_TRIES, hostileHandle, minedId, SimRecordPolicy, type Attack } from './hostile.js';
 import { SimNetwork } from './network.js';
 import { AddressPool, type SimAddress } from './population.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -37,6 +39,10 @@ export interface SimulationOptions {
   recordTtlMs: number;
   /** Share of nodes willing to serve STUN (advertised as DHT-PeerID stun=IP:3478). */
   willingFraction: number;
+  /** Share of the nodes that are hostile (0: none); newcomers under churn are hostile as often. */
+  malicious: number;
+  /** What the hostile nodes do (hostile.ts). */
+  attack: Attack;
   config?: Partial<OverlayConfig>;
 }
 
@@ -52,6 +58,8 @@ export const DEFAULT_SIMULATION: SimulationOptions = {
   measureMs: 10 * minute,
   recordTtlMs: 4 * hour,
   willingFraction: 0,
+  malicious: 0,
+  attack: 'drop',
 };
 
 export interface SimulationReport {
@@ -85,6 +93,18 @@ export interface SimulationReport {
   virtual_minutes: number;
   events: number;
   seed: number;
+  /** Share of hostile nodes, their attack (null: none), and how many were live at the end. */
+  malicious_ratio: number;
+  attack: Attack | null;
+  hostile_nodes_end: number;
+  /** Disjoint paths of every lookup (OverlayConfig.disjointPaths). */
+  disjoint: number;
+  /** Bindings measured lookups returned that their publisher never published: must be 0. */
+  forged_accepted: number;
+  /** Forged bindings answers carried that the record policy dropped, per lookup. */
+  forged_dropped_per_lookup: number;
+  /** eclipse: the victim keys (the measured lookups look up only these). */
+  eclipse_victims?: number;
 }
 
 export interface SimPeer {
@@ -94,6 +114,8 @@ export interface SimPeer {
   readonly clients?: RecentClients;
   joined: boolean;
   alive: boolean;
+  /** A hostile node (hostile.ts): never a publisher, a requester or a bootstrap of the measured work. */
+  readonly hostile?: true;
 }
 
 interface PublishedRecord {
@@ -101,6 +123,8 @@ interface PublishedRecord {
   readonly value: string;
   readonly publisher: SimPeer;
   stored: boolean;
+  /** eclipse: one of the keys the hostile nodes placed themselves around. */
+  readonly victim?: true;
 }
 
 interface LookupSample {
@@ -110,6 +134,10 @@ interface LookupSample {
   rpcs: number;
   failures: number;
   stalls: number;
+  /** Bindings returned that are not the publisher's (forged and believed). */
+  forged: number;
+  /** Forged bindings the record policy dropped. */
+  dropped: number;
 }
 
 export class Simulation {
@@ -127,12 +155,41 @@ export class Simulation {
   private joins = 0;
   private departures = 0;
   private churning = false;
+  /** Runs with hostile nodes only: their own random stream, so the honest draws stay those of the seed. */
+  private readonly hostileRandom?: SeededRandom;
+  private readonly policy?: SimRecordPolicy;
+  private readonly accomplices = new Accomplices();
+  /** Join indices (of the build) that are hostile. */
+  private readonly hostileJoins = new Set<number>();
+  /** eclipse: the victim keys, and which one the next hostile node is placed at. */
+  private readonly victimKeys: NodeId[] = [];
+  private hostileCount = 0;
 
   constructor(options: Partial<SimulationOptions> = {}) {
     this.options = { ...DEFAULT_SIMULATION, ...options };
     this.random = new SeededRandom(this.options.seed);
     this.network = new SimNetwork(this.queue, this.random.fork(), { loss: this.options.loss, maxTransmissions: 3 });
     this.addresses = new AddressPool(this.random.fork());
+    const { malicious, nodes } = this.options;
+    if (!(malicious >= 0 && malicious < 1)) throw new RangeError(`malicious share out of [0, 1): ${malicious}`);
+    if (malicious > 0) {
+      const hostile = (this.hostileRandom = new SeededRandom((this.options.seed ^ 0x5bd1e995) >>> 0));
+      this.policy = new SimRecordPolicy(Buffer.from(hostile.bits(128).toString(16), 'hex'));
+      // Exactly round(share * nodes) of the build's joins, never the first (it starts the overlay).
+      const indices = Array.from({ length: Math.max(0, nodes - 1) }, (_, i) => i + 1);
+      const count = Math.min(indices.length, Math.round(malicious * nodes));
+      for (let i = 0; i < count; i++) {
+        const j = i + hostile.int(indices.length - i);
+        [indices[i], indices[j]] = [indices[j]!, indices[i]!];
+        this.hostileJoins.add(indices[i]!);
+      }
+      if (this.options.attack === 'eclipse') {
+        // k hostile nodes per victim key: enough to fill its k closest when the mining works.
+        const k = this.options.config?.k ?? DEFAULT_CONFIG.k;
+        const victims = Math.max(1, Math.min(this.options.records, Math.floor(count / k)));
+        for (let i = 0; i < victims; i++) this.victimKeys.push(resourceId(recordAor(i)));
+      }
+    }
   }
 
   get livePeers(): readonly SimPeer[] {
@@ -157,13 +214,21 @@ export class Simulation {
    * Adds one node (at a drawn address unless one is given) and starts its join through a random
    * live joined peer (none: a new overlay).
    */
-  addNode(at?: SimAddress): SimPeer {
+  addNode(at?: SimAddress, hostile = false): SimPeer {
     const { ip, port } = at ?? this.addresses.next();
     const willing = this.options.willingFraction > 0 && this.random.next() < this.options.willingFraction;
-    const contact: Contact = { id: peerIdFromAddress(ip, port), address: `${ip}:${port}`, ...(willing ? { stun: `${ip}:3478` } : {}) };
+    let id = peerIdFromAddress(ip, port);
+    if (hostile && this.options.attack === 'eclipse' && this.victimKeys.length > 0) {
+      id = minedId(this.victimKeys[this.hostileCount % this.victimKeys.length]!, ECLIPSE_TRIES, this.hostileRandom!);
+    }
+    const contact: Contact = { id, address: `${ip}:${port}`, ...(willing ? { stun: `${ip}:3478` } : {}) };
     const clients = willing ? new RecentClients() : undefined;
-    const node = this.attachNode(contact, this.options.config, clients);
-    const peer: SimPeer = { node, contact, joined: false, alive: true, ...(clients ? { clients } : {}) };
+    const node = this.attachNode(contact, this.options.config, clients, hostile ? this.options.attack : undefined);
+    const peer: SimPeer = { node, contact, joined: false, alive: true, ...(clients ? { clients } : {}), ...(hostile ? { hostile: true as const } : {}) };
+    if (hostile) {
+      this.hostileCount++;
+      this.accomplices.add(contact);
+    }
     this.liveIndex.set(peer, this.live.length);
     this.live.push(peer);
     this.joins++;
@@ -188,10 +253,13 @@ export class Simulation {
    * An OverlayNode on the network at its contact's address. A willing one advertises how many
    * clients its STUN service counted (`clients`), on every message it sends and answers.
    */
-  private attachNode(contact: Contact, config: Partial<OverlayConfig> | undefined, clients?: RecentClients): OverlayNode {
+  private attachNode(contact: Contact, config: Partial<OverlayConfig> | undefined, clients?: RecentClients, attack?: Attack): OverlayNode {
     let node: OverlayNode | undefined;
+    const accomplices = this.accomplices;
     const transport = this.network.attach(contact, {
-      handleRequest: (e, respond) => node?.handleRequest(e, respond),
+      handleRequest: attack
+        ? (e, respond) => node && hostileHandle(attack, node, accomplices, e, respond)
+        : (e, respond) => node?.handleRequest(e, respond),
       get self() {
         return node?.self;
       },
@@ -203,6 +271,7 @@ export class Simulation {
       random: this.random.fork(),
       ...(config ? { config } : {}),
       ...(clients ? { load: () => clients.count(this.now) } : {}),
+      ...(this.policy ? { records: this.policy } : {}),
     });
     return node;
   }
@@ -215,7 +284,7 @@ export class Simulation {
   /** Builds the overlay: one node every joinIntervalMs, then lets joins settle. */
   async build(): Promise<void> {
     for (let i = 0; i < this.options.nodes; i++) {
-      this.queue.schedule(i * this.options.joinIntervalMs, () => this.addNode());
+      this.queue.schedule(i * this.options.joinIntervalMs, () => this.addNode(undefined, this.hostileJoins.has(i)));
     }
     await this.queue.runSliced(this.now + this.options.nodes * this.options.joinIntervalMs + 30 * second);
   }
@@ -226,10 +295,12 @@ export class Simulation {
       this.queue.schedule(this.random.next() * minute, () => {
         const publisher = this.randomJoinedPeer();
         if (!publisher) return;
-        const key = resourceId(`sip:user${i}@sim.kadsip.invalid`);
-        const record: PublishedRecord = { key, value: `sip:user${i}@${publisher.contact.address}`, publisher, stored: false };
+        const key = resourceId(recordAor(i));
+        const value = `sip:user${i}@${publisher.contact.address}`;
+        const record: PublishedRecord = { key, value, publisher, stored: false, ...(i < this.victimKeys.length ? { victim: true as const } : {}) };
         this.records.push(record);
-        publisher.node.publish(key, [{ value: record.value, ttlMs: this.options.recordTtlMs }], (r) => {
+        const proof = this.policy ? { proof: this.policy.proof(key, value) } : {};
+        publisher.node.publish(key, [{ value, ttlMs: this.options.recordTtlMs, ...proof }], (r) => {
           record.stored = r.storedAt > 0;
         });
       });
@@ -317,6 +388,13 @@ export class Simulation {
       virtual_minutes: round(this.now / minute),
       events: this.queue.processed,
       seed: this.options.seed,
+      malicious_ratio: this.options.malicious,
+      attack: this.options.malicious > 0 ? this.options.attack : null,
+      hostile_nodes_end: this.live.filter((p) => p.hostile).length,
+      disjoint: this.options.config?.disjointPaths ?? DEFAULT_CONFIG.disjointPaths,
+      forged_accepted: this.samples.reduce((a, s) => a + s.forged, 0),
+      forged_dropped_per_lookup: round(this.samples.reduce((a, s) => a + s.dropped, 0) / Math.max(1, this.samples.length)),
+      ...(this.victimKeys.length > 0 ? { eclipse_victims: this.victimKeys.length } : {}),
     };
   }
 
@@ -324,9 +402,11 @@ export class Simulation {
     const requester = this.randomJoinedPeer();
     if (!requester) return;
     // A record stored earlier by another node that is still alive and republishing it.
+    // eclipse: only the victims' records, the ones the attack is after.
+    const records = this.victimKeys.length > 0 ? this.records.filter((r) => r.victim) : this.records;
     let record: PublishedRecord | undefined;
     for (let tries = 0; tries < 20 && !record; tries++) {
-      const candidate = this.records[this.random.int(this.records.length)];
+      const candidate = records[this.random.int(records.length)];
       if (candidate && candidate.stored && candidate.publisher.alive && candidate.publisher !== requester) record = candidate;
     }
     if (!record) return;
@@ -341,6 +421,8 @@ export class Simulation {
         rpcs: result.rpcs,
         failures: result.failures,
         stalls: result.stalls,
+        forged: result.bindings.filter((b) => b.value !== chosen.value).length,
+        dropped: result.forged ?? 0,
       });
     });
   }
@@ -350,7 +432,8 @@ export class Simulation {
     this.queue.schedule(sessionMs, () => {
       if (!peer.alive || !this.churning) return;
       this.depart(peer, this.random.next() < this.options.crashFraction);
-      this.addNode(); // a newcomer keeps the population steady
+      // A newcomer keeps the population steady (hostile as often as the share says).
+      this.addNode(undefined, this.hostileRandom ? this.hostileRandom.next() < this.options.malicious : false);
     });
   }
 
@@ -367,6 +450,7 @@ export class Simulation {
       this.liveIndex.set(last, at);
     }
     this.liveIndex.delete(peer);
+    if (peer.hostile) this.accomplices.remove(peer.contact);
     if (crash) {
       peer.node.stop();
       this.network.detach(peer.contact.address);
@@ -378,8 +462,13 @@ export class Simulation {
   private randomJoinedPeer(exclude?: SimPeer): SimPeer | undefined {
     for (let tries = 0; tries < 50 && this.live.length > 0; tries++) {
       const peer = this.live[this.random.int(this.live.length)]!;
-      if (peer.joined && peer !== exclude) return peer;
+      if (peer.joined && peer !== exclude && !peer.hostile) return peer;
     }
-    return this.live.find((p) => p.joined && p !== exclude);
+    return this.live.find((p) => p.joined && p !== exclude && !p.hostile);
   }
+}
+
+/** The AoR of the simulation's i-th record. */
+function recordAor(i: number): string {
+  return `sip:user${i}@sim.kadsip.invalid`;
 }

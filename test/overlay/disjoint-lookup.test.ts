@@ -78,3 +78,30 @@ describe('Lookup with a record policy (one path)', () => {
     expect(lookup.result()).toMatchObject({ bindings: [], forged: 1, closest: [c(5)] });
   });
 });
+
+describe('DisjointLookup and stalled queries', () => {
+  it('a FIND_NODE ends once k contacts answered over all paths and the rest wait only on stalled queries', () => {
+    const lookup = new DisjointLookup(0n, 'node', 1000n, 2, 1, 10, 3);
+    lookup.add([c(1), c(2), c(3)], 1);
+    expect(lookup.next().map((q) => q.contact.id)).toEqual([1n, 2n, 3n]);
+    expect(lookup.onStall(1n)).toBe(true);
+    lookup.onAnswer(2n, { kind: 'nodes', contacts: [] });
+    expect(lookup.done).toBe(false); // one answer of k = 2
+    lookup.onAnswer(3n, { kind: 'nodes', contacts: [] });
+    expect(lookup.done).toBe(true);
+    expect(lookup.result().closest.map((x) => x.id)).toEqual([2n, 3n]);
+  });
+
+  it('a FIND_VALUE waits for a stalled query: it may bring the value', () => {
+    const lookup = new DisjointLookup(0n, 'value', 1000n, 2, 1, 10, 3);
+    lookup.add([c(1), c(2), c(3)], 1);
+    lookup.next();
+    lookup.onStall(1n);
+    lookup.onAnswer(2n, { kind: 'not-found', contacts: [] });
+    lookup.onAnswer(3n, { kind: 'not-found', contacts: [] });
+    expect(lookup.done).toBe(false);
+    lookup.onAnswer(1n, { kind: 'value', bindings: [{ value: 'v', ttlMs: 1 }] });
+    expect(lookup.done).toBe(true);
+    expect(lookup.result().valueFrom).toEqual(c(1));
+  });
+});

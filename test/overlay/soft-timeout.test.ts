@@ -24,7 +24,9 @@ function findValue(wire: Wire, asker: OverlayNode, key: NodeId): { result: Looku
  */
 function setUp(config: Partial<OverlayConfig>) {
   const wire = new Wire();
-  const asker = wire.add(1, { alpha: 1, ...config });
+  // One path: these are the soft timeouts of one iterative lookup (disjoint paths would ask b, c
+  // and d at once, one each).
+  const asker = wire.add(1, { alpha: 1, disjointPaths: 1, ...config });
   const [b, c, d] = [2, 3, 4].map((i) => wire.add(i, config)) as [OverlayNode, OverlayNode, OverlayNode];
   for (const peer of [b, c, d]) {
     const answerer = wire.wait<Contact | null>((done) => asker.ping({ address: peer.self.address }, done));
