@@ -593,6 +593,13 @@ export class KadsipNode {
     gauge('kadsip_rpcs_sent', 'Overlay RPCs sent since start', () => this.overlay.stats.rpcsSent);
     gauge('kadsip_rpcs_failed', 'Overlay RPCs that failed since start', () => this.overlay.stats.rpcsFailed);
     gauge('kadsip_requests_handled', 'Overlay requests handled since start', () => this.overlay.stats.requestsHandled);
+    const { trust } = this;
+    if (trust.mode === 'closed') {
+      // PROTOCOL.md 11.2: who proved themselves, and who was refused.
+      gauge('kadsip_authenticated_peers', 'Peers that proved their certificate to this node (closed overlay)', () => trust.cache.peerCount);
+      gauge('kadsip_peer_requests_refused', 'Peer requests refused by peer authentication since start (428, 437, 438, 403)', () => Object.values(trust.stats.refused).reduce((a, b) => a + b, 0));
+      gauge('kadsip_peer_answers_refused', 'Answers not believed: unverified responder, bad certificate or proof', () => trust.stats.answersRefused);
+    }
   }
 }
 

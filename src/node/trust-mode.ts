@@ -15,13 +15,13 @@ import type { SipRequest } from '../sip/message/index.js';
 import { CertificateCache } from '../trust/certificate-cache.js';
 import { loadTrustMaterial, TrustMaterialError, type TrustMaterial } from '../trust/material.js';
 import { hmacPeerIds, loadOverlaySecret, OverlaySecretError } from '../trust/overlay-secret.js';
-import { PeerAuth } from '../trust/peer-auth.js';
+import { newPeerAuthStats, PeerAuth, type PeerAuthStats } from '../trust/peer-auth.js';
 import { DEFAULT_CONFIG, type NodeConfig } from './config.js';
 
 export type TrustMode =
   | { readonly mode: 'open' }
   | { readonly mode: 'secret'; readonly secret: Buffer; readonly peerIds: PeerIdScheme }
-  | { readonly mode: 'closed'; readonly material: TrustMaterial; readonly cache: CertificateCache };
+  | { readonly mode: 'closed'; readonly material: TrustMaterial; readonly cache: CertificateCache; readonly stats: PeerAuthStats };
 
 /** A trust file that cannot be used (the message names the file and what is wrong). */
 export class TrustSetupError extends Error {}
@@ -49,7 +49,7 @@ export function loadTrustMode(config: NodeConfig, now: number = Date.now()): { t
       }
       overlay = named;
     }
-    return { trust: { mode: 'closed', material, cache: new CertificateCache({ anchor: material.anchor }) }, overlay };
+    return { trust: { mode: 'closed', material, cache: new CertificateCache({ anchor: material.anchor }), stats: newPeerAuthStats() }, overlay };
   }
   if (t.overlaySecretFile !== undefined) {
     try {
@@ -71,7 +71,7 @@ export function linkTrust(trust: TrustMode, self: Contact, overlay: string, log:
     case 'secret':
       return { peerIds: trust.peerIds };
     case 'closed':
-      return { guard: new PeerAuth({ cache: trust.cache, own: trust.material.own, key: trust.material.key, overlay, self, log }) };
+      return { guard: new PeerAuth({ cache: trust.cache, own: trust.material.own, key: trust.material.key, overlay, self, log, stats: trust.stats }) };
   }
 }
 
@@ -82,7 +82,7 @@ export type ClientTrust = { readonly material: TrustMaterial } | { readonly secr
 export function clientMode(trust: ClientTrust | undefined): TrustMode {
   if (trust === undefined) return { mode: 'open' };
   if ('secret' in trust) return { mode: 'secret', secret: trust.secret, peerIds: hmacPeerIds(trust.secret) };
-  return { mode: 'closed', material: trust.material, cache: new CertificateCache({ anchor: trust.material.anchor }) };
+  return { mode: 'closed', material: trust.material, cache: new CertificateCache({ anchor: trust.material.anchor }), stats: newPeerAuthStats() };
 }
 
 /**
@@ -117,6 +117,10 @@ export function trustStatus(trust: TrustMode): object {
         notAfter: new Date(own.notAfter).toISOString(),
         authenticatedPeers: trust.cache.peerCount,
         certificates: trust.cache.certificateCount,
+        refused: { ...trust.stats.refused },
+        answersRefused: trust.stats.answersRefused,
+        proofsSent: trust.stats.proofsSent,
+        proofsAccepted: trust.stats.proofsAccepted,
       };
     }
   }

@@ -42,6 +42,22 @@ const LOGGED_MAX = 4096;
 /** Peers whose acceptance of this node's proof is remembered, at most (the oldest is forgotten: it proves again). */
 const PROVED_TO_MAX = 10_000;
 
+/** What the peer authentication of one node did since start (/status, metrics); shared by its links. */
+export interface PeerAuthStats {
+  /** Requests refused, by status (400, 403, 428, 437, 438). */
+  refused: Record<string, number>;
+  /** Answers not believed (unverified responder, bad certificate or proof). */
+  answersRefused: number;
+  /** Proofs this node made (requests and answers). */
+  proofsSent: number;
+  /** Proofs of peers this node verified and accepted. */
+  proofsAccepted: number;
+}
+
+export function newPeerAuthStats(): PeerAuthStats {
+  return { refused: {}, answersRefused: 0, proofsSent: 0, proofsAccepted: 0 };
+}
+
 export interface PeerAuthOptions {
   cache: CertificateCache;
   /** This node's verified identity and its key. */
@@ -54,6 +70,8 @@ export interface PeerAuthOptions {
   /** Wall clock, ms (certificates and proofs carry real times). */
   now?: () => number;
   windowS?: number;
+  /** Counters to add to (a node's links share one); default: this instance's own. */
+  stats?: PeerAuthStats;
 }
 
 type Failure = Extract<RpcResult, { ok: false }>;
@@ -66,9 +84,11 @@ export class PeerAuth {
   /** Peers (by address) that accepted this node's proof, and when. */
   private readonly provedTo = new Map<string, number>();
   private readonly logged = new Set<string>();
+  readonly stats: PeerAuthStats;
 
   constructor(options: PeerAuthOptions) {
     this.options = options;
+    this.stats = options.stats ?? newPeerAuthStats();
     this.cache = options.cache;
     this.now = options.now ?? Date.now;
     this.ownCert = formatCert(options.own.der);
@@ -114,6 +134,7 @@ export class PeerAuth {
     const signature = signBytes(this.options.key, bytes);
     into.headers.append(DHT_CERT_HEADER, this.ownCert);
     into.headers.append(DHT_PROOF_HEADER, formatProof({ fingerprint: this.options.own.fingerprint, timestampS, signature }));
+    this.stats.proofsSent++;
   }
 
   // ---------------------------------------------------------------- receiving a request
@@ -127,6 +148,7 @@ export class PeerAuth {
     const now = this.now();
     const { from } = accepted.envelope;
     const refuse = (status: number, reason: string, text: string): Rejection => {
+      this.stats.refused[status] = (this.stats.refused[status] ?? 0) + 1;
       this.logOnce(from.address, status, text, getCallIdSafe(request));
       return { ok: false, status, reason, headers: [['Warning', formatWarning(this.options.self.address, `peer-auth: ${text}`)]] };
     };
@@ -152,6 +174,7 @@ export class PeerAuth {
     const checked = this.checkProof(proof.value, carried, { direction: 'request', peerId: from.id, address: from.address, ...fields }, now);
     if (!checked.ok) return refuse(checked.status, checked.reason, checked.text);
     this.cache.bindPeer(from.id, from.address, checked.identity, now);
+    this.stats.proofsAccepted++;
     return null;
   }
 
@@ -168,6 +191,7 @@ export class PeerAuth {
     const now = this.now();
     const { from } = result;
     const fail = (text: string): Failure => {
+      this.stats.answersRefused++;
       this.logOnce(from.address, response.status, `answer refused: ${text}`, getCallIdSafe(request));
       return { ok: false, reason: 'rejected', detail: `peer-auth: ${text}` };
     };
@@ -191,6 +215,7 @@ export class PeerAuth {
       const checked = this.checkProof(proof.value, carried, { direction: 'response', peerId: from.id, address: from.address, ...fields }, now);
       if (!checked.ok) return fail(`${checked.status} ${checked.text}`);
       this.cache.bindPeer(from.id, from.address, checked.identity, now);
+      this.stats.proofsAccepted++;
     }
     if (proved) {
       this.provedTo.delete(to.address);

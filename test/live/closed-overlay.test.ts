@@ -55,7 +55,7 @@ async function enroll(ca: string, name: string): Promise<Enrolled> {
 interface Status {
   contacts: number;
   state: string;
-  trust: { mode: string; authenticatedPeers?: number; name?: string };
+  trust: { mode: string; authenticatedPeers?: number; name?: string; refused?: Record<string, number> };
   overlay: string;
 }
 
@@ -214,11 +214,18 @@ describe('closed overlay, live', () => {
       expect((await send(cut)).status).toBe(438);
     }, 60_000);
 
-    it('leaves the members unaffected: still joined, the foreign peer in no routing table', async () => {
+    it('leaves the members unaffected: still joined, the foreign peer in no routing table; /status and /metrics count the refusals', async () => {
       for (const s of await Promise.all(members.map(status))) {
         expect(s.state).toBe('joined');
         expect(s.contacts).toBe(2);
       }
+      const refused = (await status(b)).trust.refused!;
+      expect(refused['428']).toBeGreaterThanOrEqual(6);
+      expect(refused['437']).toBeGreaterThanOrEqual(2);
+      expect(refused['438']).toBeGreaterThanOrEqual(2);
+      const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/^kadsip_authenticated_peers 2$/m);
+      expect(metrics).toMatch(/^kadsip_peer_requests_refused [1-9]/m);
     });
   });
 
