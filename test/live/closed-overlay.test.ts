@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPort } from '../../src/common/host-port.js';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
@@ -178,6 +178,21 @@ describe('closed overlay, live', () => {
         expect(r.warning).toMatch(/peer-auth: no certificate known/);
       }
     });
+
+    it('SIPp as the unenrolled peer (no kadsip code on its side) gets the same 428s', async () => {
+      const port = await freePorts(1);
+      const peerid = createHash('sha1').update('127.0.0.1').digest('hex').slice(0, 36) + port.toString(16).padStart(4, '0');
+      const out = mkdtempSync(join(work, 'sipp-'));
+      const r = await run('timeout', ['30', 'sipp', `127.0.0.1:${b.sipPort}`, '-sf', join(REPO, 'sip-scenarios', 'dsip-peer-unenrolled.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-timeout', '15s', '-timeout_error', '-nostdin', '-trace_err', '-error_file', join(out, 'errors.log'), '-s', 'acme', '-key', 'peerid', peerid, '-key', 'domain', 'example.net', '-key', 'target', 'ab'.repeat(20)], { cwd: out, timeoutMs: 40_000 });
+      const errors = (() => {
+        try {
+          return readFileSync(join(out, 'errors.log'), 'utf8');
+        } catch {
+          return '';
+        }
+      })();
+      expect(r.code, `${r.stdout}\n${r.stderr}\n${errors}`).toBe(0);
+    }, 60_000);
 
     it('gets 437 for a garbage certificate and for one of another CA, 438 for a signature over other bytes or a truncated one', async () => {
       const garbage = request({ op: 'FIND_VALUE', key: aliceKey() });
