@@ -44,13 +44,13 @@ interface Peer {
 }
 
 /** One overlay core on its own loopback SIP endpoint; enrolled when given a certificate. */
-async function peer(cert?: TestNode): Promise<Peer> {
+async function peer(cert?: TestNode, protocol: 'udp' | 'tcp' = 'udp'): Promise<Peer> {
   const { transport, layer } = await loopbackSipEndpoint(cleanup);
   const local = transport.local('udp');
   const self: Contact = { id: peerIdFromAddress(local.host, local.port), address: hostPort(local.host, local.port) };
   const cache = cert ? new CertificateCache({ anchor: ca.anchor }) : undefined;
   const guard = cert && cache ? new PeerAuth({ cache, own: cert.identity, key: cert.key, overlay: OVERLAY, self, log: SILENT_LOGGER }) : undefined;
-  const link = new OverlayOverSip({ transactions: layer, overlay: OVERLAY, self, protocol: 'udp', log: SILENT_LOGGER, ...(guard ? { guard } : {}) });
+  const link = new OverlayOverSip({ transactions: layer, overlay: OVERLAY, self, protocol, log: SILENT_LOGGER, ...(guard ? { guard } : {}) });
   const node = new OverlayNode({ self, transport: link, clock: realClock, random: new SeededRandom(randomInt(2 ** 31)), config: { k: 4, rpcTimeoutMs: 2000 } });
   cache?.onDrop((p) => node.evict(p.peerId));
   layer.onRequest((request, txn) => link.serve(request, txn, node));
@@ -86,6 +86,7 @@ describe('a closed overlay over SIP', () => {
     expect(await join(a, [])).toBeNull();
     expect(await join(b, [a])).toBeNull();
     expect(await join(c, [a])).toBeNull();
+    for (let i = 0; i < 50 && !(a.node.knows(b.self.id) && a.node.knows(c.self.id)); i++) await new Promise((r) => setTimeout(r, 50));
     expect(a.node.knows(b.self.id) && a.node.knows(c.self.id)).toBe(true);
     expect(c.node.knows(b.self.id) || b.node.knows(c.self.id)).toBe(true);
     // A lookup across them works as in the open overlay.
@@ -118,11 +119,23 @@ describe('a closed overlay over SIP', () => {
     expect(a.node.view().rpc.requestsHandled).toBeGreaterThan(0);
   });
 
+  it('works over TCP as over UDP (the Peer-ID is checked against the Via port there)', async () => {
+    const a = await peer(await issue(ca, { name: 'a' }), 'tcp');
+    const b = await peer(await issue(ca, { name: 'b' }), 'tcp');
+    expect(await join(a, [])).toBeNull();
+    expect(await join(b, [a])).toBeNull();
+    // a admits b once its own ping to b is answered (ping-before-admit): a bounded wait.
+    for (let i = 0; i < 50 && !a.node.knows(b.self.id); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(a.node.knows(b.self.id) && b.node.knows(a.self.id)).toBe(true);
+    expect(a.cache!.peer(b.self.id, Date.now())?.identity.name).toBe('b');
+  });
+
   it('evicts a member whose certificate expired, on the re-check', async () => {
     const a = await peer(await issue(ca, { name: 'a' }));
     const b = await peer(await issue(ca, { name: 'b', notAfter: Date.now() + DAY }));
     expect(await join(a, [])).toBeNull();
     expect(await join(b, [a])).toBeNull();
+    for (let i = 0; i < 50 && !a.node.knows(b.self.id); i++) await new Promise((r) => setTimeout(r, 50));
     expect(a.node.knows(b.self.id)).toBe(true);
     expect(a.cache!.recheck(Date.now()).length).toBe(0);
     expect(a.node.knows(b.self.id)).toBe(true);
