@@ -35,12 +35,21 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 export const DEFAULT_MAX_LIFETIME_MS = 24 * 3_600_000;
 /** Bounds of the policy's own memory: verified proofs, tombstones, signers already logged. */
 const VERIFIED_CACHE_MAX = 20_000;
+/**
+ * How often a signer's certificate goes through the anchor's full check (chain, the CA's own
+ * validity); its validity dates and revocation are checked on every use, which costs a map lookup.
+ */
+const CHAIN_RECHECK_MS = 60_000;
 const TOMBSTONES_MAX = 20_000;
 const LOGGED_SIGNERS_MAX = 1_000;
 
 /** What the policy needs of a signer's certificate (K's NodeIdentity has all of it). */
 export interface SignerIdentity {
   readonly fingerprint: string;
+  readonly serial: string;
+  /** Validity period, ms since the epoch. */
+  readonly notBefore: number;
+  readonly notAfter: number;
   readonly domains: readonly string[];
   readonly addresses: readonly string[];
   readonly publicKey: KeyObject;
@@ -55,6 +64,8 @@ export interface SignerDirectory {
 /** The overlay CA (K's TrustAnchor): re-checks a known certificate's validity and revocation. */
 export interface SignerAnchor {
   verify(der: Uint8Array, now: number): { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly detail: string };
+  /** Whether the serial is on the current CRL. */
+  isRevoked(serial: string): boolean;
 }
 
 /** How a proof's authenticator is checked: by signature (closed overlay) or MAC (secret overlay). */
@@ -71,19 +82,34 @@ function refuse(reason: Refusal['reason'], detail: string): Refusal {
   return { ok: false, reason, detail };
 }
 
-/** Bounded set of strings, oldest first out. */
-class BoundedSet {
-  private readonly items = new Set<string>();
+/** Bounded map of strings, oldest first out. */
+class BoundedMap<V> {
+  private readonly items = new Map<string, V>();
   constructor(private readonly max: number) {}
-  has(item: string): boolean {
-    return this.items.has(item);
+  get(key: string): V | undefined {
+    return this.items.get(key);
   }
-  add(item: string): void {
+  set(key: string, value: V): void {
+    this.items.delete(key);
     if (this.items.size >= this.max) {
-      const oldest = this.items.values().next().value;
+      const oldest = this.items.keys().next().value;
       if (oldest !== undefined) this.items.delete(oldest);
     }
-    this.items.add(item);
+    this.items.set(key, value);
+  }
+}
+
+/** Bounded set of strings, oldest first out. */
+class BoundedSet {
+  private readonly items: BoundedMap<true>;
+  constructor(max: number) {
+    this.items = new BoundedMap<true>(max);
+  }
+  has(item: string): boolean {
+    return this.items.get(item) !== undefined;
+  }
+  add(item: string): void {
+    this.items.set(item, true);
   }
 }
 
@@ -91,6 +117,8 @@ class BoundedSet {
 export class SignatureAuthenticator implements Authenticator {
   /** (op, key, value, proof) whose signature was found good: the signature never needs checking again. */
   private readonly verified = new BoundedSet(VERIFIED_CACHE_MAX);
+  /** Signer fingerprint -> when its certificate last passed the anchor's full check. */
+  private readonly chainChecked = new BoundedMap<number>(VERIFIED_CACHE_MAX);
   constructor(
     private readonly signers: SignerDirectory,
     private readonly anchor: SignerAnchor,
@@ -100,8 +128,16 @@ export class SignatureAuthenticator implements Authenticator {
     if (proof.kind !== 'sig') return refuse('proof-required', 'a closed overlay needs a signed binding (signer and sig), not a MAC');
     const signer = this.signers.byFingerprint(proof.signer);
     if (signer === undefined) return refuse('unknown-signer', `no certificate known for signer ${proof.signer}`);
-    const chain = this.anchor.verify(signer.der, now);
-    if (!chain.ok) return refuse('bad-certificate', `signer ${proof.signer}: ${chain.reason}: ${chain.detail}`);
+    const checkedAt = this.chainChecked.get(proof.signer);
+    if (checkedAt === undefined || now - checkedAt >= CHAIN_RECHECK_MS || now < checkedAt) {
+      const chain = this.anchor.verify(signer.der, now);
+      if (!chain.ok) return refuse('bad-certificate', `signer ${proof.signer}: ${chain.reason}: ${chain.detail}`);
+      this.chainChecked.set(proof.signer, now);
+    } else if (this.anchor.isRevoked(signer.serial)) {
+      return refuse('bad-certificate', `signer ${proof.signer}: revoked: certificate ${signer.serial} is on the CRL`);
+    } else if (now < signer.notBefore || now > signer.notAfter) {
+      return refuse('bad-certificate', `signer ${proof.signer}: certificate not valid now (${new Date(signer.notBefore).toISOString()} to ${new Date(signer.notAfter).toISOString()})`);
+    }
     const cacheKey = `${op} ${idToHex(key)} ${value} ${proofText}`;
     if (!this.verified.has(cacheKey)) {
       if (!verifyBindingSignature(claimOf(op, key, value, proof), proof.signature, signer.publicKey)) {
@@ -162,6 +198,8 @@ export interface ProvenRecordPolicyOptions {
 /** The policy of a closed or secret overlay, over the authenticator of its mode. */
 export class ProvenRecordPolicy implements RecordPolicy {
   private readonly tombstones = new Map<string, Tombstone>();
+  /** (key, proof text) -> the proof read and its AoR's domain: reading is pure, and a proof is seen again at every republication and fetch. */
+  private readonly read = new BoundedMap<{ proof: BindingProof; domain: string }>(VERIFIED_CACHE_MAX);
   private readonly loggedSigners = new BoundedSet(LOGGED_SIGNERS_MAX);
   private readonly maxLifetimeMs: number;
 
@@ -213,11 +251,17 @@ export class ProvenRecordPolicy implements RecordPolicy {
   /** The proof of one binding, checked on its own (no stored state). */
   private prove(op: BindingOp, key: NodeId, binding: Binding, now: number): { ok: true; proof: BindingProof } | Refusal {
     if (binding.proof === undefined) return refuse('proof-required', `binding ${binding.value} carries no proof`);
-    const parsed = parseBindingProof(binding.proof);
-    if (!parsed.ok) return refuse('bad-request', parsed.error);
-    const { proof } = parsed;
-    const domain = aorDomain(proof.aor, key);
-    if (domain === null) return refuse('bad-request', `proof's aor ${proof.aor} is not the canonical AoR of Resource-ID ${idToHex(key)}`);
+    const readKey = `${key.toString(16)} ${binding.proof}`;
+    let read = this.read.get(readKey);
+    if (read === undefined) {
+      const parsed = parseBindingProof(binding.proof);
+      if (!parsed.ok) return refuse('bad-request', parsed.error);
+      const domain = aorDomain(parsed.proof.aor, key);
+      if (domain === null) return refuse('bad-request', `proof's aor ${parsed.proof.aor} is not the canonical AoR of Resource-ID ${idToHex(key)}`);
+      read = { proof: parsed.proof, domain };
+      this.read.set(readKey, read);
+    }
+    const { proof, domain } = read;
     if (proof.expiresAtS * 1000 <= now) return refuse('expired', `proof expired at ${proof.expiresAtS} (Unix seconds)`);
     if (proof.seq > now + MAX_CLOCK_SKEW_MS) return refuse('future-dated', `proof signed at ${proof.seq} ms, ahead of this node's clock (${now})`);
     if (proof.expiresAtS * 1000 > now + this.maxLifetimeMs + MAX_CLOCK_SKEW_MS) return refuse('future-dated', `proof expiry ${proof.expiresAtS} is beyond the longest record lifetime`);

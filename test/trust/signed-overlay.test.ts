@@ -13,7 +13,8 @@ import { resourceId } from '../../src/overlay/peer-id.js';
 import { BindingSigner } from '../../src/trust/binding-signer.js';
 import { createCa, issueCertificate, type IssuedCertificate } from '../../src/trust/ca.js';
 import { TrustAnchor, type NodeIdentity } from '../../src/trust/certificate.js';
-import { signedRecordPolicy, type SignerAnchor } from '../../src/trust/record-policy.js';
+import type { RecordPolicy } from '../../src/overlay/record-policy.js';
+import { signedRecordPolicy } from '../../src/trust/record-policy.js';
 import { Wire } from '../overlay/wire.js';
 
 const AOR = 'sip:alice@victim.test';
@@ -39,21 +40,23 @@ beforeAll(async () => {
 });
 
 /** Five nodes of a closed overlay (node 1 serves victim.test, node 2 is the attacker), joined. */
-function closedOverlay(): { wire: Wire; nodes: OverlayNode[]; refusals: string[]; signerOf: (c: IssuedCertificate) => BindingSigner } {
+function closedOverlay(): { wire: Wire; nodes: OverlayNode[]; refusals: string[]; signerOf: (c: IssuedCertificate) => BindingSigner; policy: () => RecordPolicy } {
   const wire = new Wire();
-  // Certificates are valid in real time; the wire's clock starts at 0.
+  // Proofs and certificates are dated in wall time; the wire's clock starts at 0, so wall time
+  // here is the test's start plus the wire's clock, as a node's is Date.now beside its core clock.
   const epoch = Date.now();
-  const realAnchor: SignerAnchor = { verify: (der, now) => anchor.verify(der, now + epoch) };
+  const wallClock = (): number => epoch + wire.clock.now();
+  const policy = (): RecordPolicy => signedRecordPolicy({ byFingerprint: (fp) => identities.get(fp) }, anchor, { wallClock });
   const refusals: string[] = [];
   const onEvent = (e: OverlayEvent): void => {
     if (e.type === 'store-refused') refusals.push(e.reason.split(':')[0]!);
   };
-  const add = (i: number): OverlayNode => wire.add(i, {}, onEvent, signedRecordPolicy({ byFingerprint: (fp) => identities.get(fp) }, realAnchor));
+  const add = (i: number): OverlayNode => wire.add(i, {}, onEvent, policy());
   const nodes = [1, 2, 3, 4, 5].map(add);
   wire.wait<Error | null>((done) => nodes[0]!.join([], done));
   for (const n of nodes.slice(1)) expect(wire.wait<Error | null>((done) => n.join([{ address: '10.0.0.1:5060' }], done))).toBeNull();
-  const signerOf = (c: IssuedCertificate): BindingSigner => new BindingSigner({ kind: 'sig', key: c.key, fingerprint: c.fingerprint }, () => wire.clock.now());
-  return { wire, nodes, refusals, signerOf };
+  const signerOf = (c: IssuedCertificate): BindingSigner => new BindingSigner({ kind: 'sig', key: c.key, fingerprint: c.fingerprint }, wallClock);
+  return { wire, nodes, refusals, signerOf, policy };
 }
 
 function find(wire: Wire, node: OverlayNode): string[] {
@@ -104,7 +107,7 @@ describe('signed bindings in a closed overlay', () => {
   });
 
   it('republishes the same proof and hands it over, so holders and a newcomer keep admitting it', () => {
-    const { wire, nodes, refusals, signerOf } = closedOverlay();
+    const { wire, nodes, refusals, signerOf, policy } = closedOverlay();
     const a = nodes[0]!;
     const proof = signerOf(victim).publication(AOR, ALICE_AT_A, 60 * minute);
     wire.wait<PublishResult>((done) => a.publish(KEY, [{ value: ALICE_AT_A, ttlMs: 60 * minute, proof }], done));
@@ -115,7 +118,7 @@ describe('signed bindings in a closed overlay', () => {
     for (const h of holders) expect(testAccess(h).store.get(KEY, wire.clock.now())[0]!.proof).toBe(proof);
     expect(refusals).toEqual([]);
 
-    const newcomer = wire.add(6, {}, undefined, signedRecordPolicy({ byFingerprint: (fp) => identities.get(fp) }, { verify: (der) => anchor.verify(der, Date.now()) }));
+    const newcomer = wire.add(6, {}, undefined, policy());
     expect(wire.wait<Error | null>((done) => newcomer.join([{ address: '10.0.0.3:5060' }], done))).toBeNull();
     wire.queue.run(wire.queue.now + 5000);
     const handed = testAccess(newcomer).store.get(KEY, wire.clock.now());
