@@ -10,7 +10,7 @@ import { createCa, extendCrl, issueCertificate, type IssuedCertificate, type Ove
 import { CertificateCache } from '../../src/trust/certificate-cache.js';
 import { TrustAnchor } from '../../src/trust/certificate.js';
 import { bindingMacKey, macBinding, signBinding, type SignedFields } from '../../src/trust/binding-proof.js';
-import { macRecordPolicy, MAX_CLOCK_SKEW_MS, signedRecordPolicy, type ProvenRecordPolicy } from '../../src/trust/record-policy.js';
+import { macRecordPolicy, MAX_CLOCK_SKEW_MS, signedRecordPolicy, signerCertificates, type ProvenRecordPolicy } from '../../src/trust/record-policy.js';
 
 const NOW = Date.now();
 const HOUR = 3_600_000;
@@ -176,6 +176,19 @@ describe('a fetching node', () => {
     expect(policy.acceptFetched(KEY, b, NOW)).toBe(true);
     anchorNow.reloadCrl(await extendCrl(ca, undefined, [victimNode.serial], NOW));
     expect(policy.acceptFetched(KEY, b, NOW)).toBe(false);
+  });
+});
+
+describe('signers\' certificates with the values (DHT-Cert)', () => {
+  it('are those of every signer but the sender, each once, known ones only, at most the bound', () => {
+    const beforeCrl = new TrustAnchor(ca.certDer);
+    const known = new Map([victimNode, otherVictimNode, attacker].map((c) => [c.fingerprint, beforeCrl.verify(c.der, NOW)] as const));
+    const directory = { byFingerprint: (fp: string) => { const v = known.get(fp); return v?.ok ? v.identity : undefined; } };
+    const bindings = [signed(victimNode), signed(victimNode, { contact: 'sip:alice@192.0.2.11:5060' }), signed(otherVictimNode, { contact: 'sip:alice@192.0.2.12:5060' }), signed(stranger, { contact: 'sip:alice@192.0.2.13:5060' }), { value: CONTACT, ttlMs: HOUR }];
+    const ders = (own: string, max?: number): string[] => signerCertificates(bindings, directory, own, max).map((d) => Buffer.from(d).toString('hex'));
+    expect(ders(attacker.fingerprint)).toEqual([victimNode.der.toString('hex'), otherVictimNode.der.toString('hex')]);
+    expect(ders(victimNode.fingerprint)).toEqual([otherVictimNode.der.toString('hex')]);
+    expect(ders(attacker.fingerprint, 1)).toEqual([victimNode.der.toString('hex')]);
   });
 });
 
