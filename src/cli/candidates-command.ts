@@ -5,13 +5,16 @@
  * what that node offers, its own service first. A user behind NAT
  * configures the phone's media NAT traversal with them (baresip: `;medianat=turn;stunserver=...`).
  * One line per candidate (with its load figure when the offering peer knew it); `--turn` prints only the TURN addresses, one per line, for scripts;
- * `--json` the list as JSON. Exit 0 something printed, 1 none known, 2 error.
+ * `--json` the list as JSON. Exit 0 something printed, 1 none known, 2 error. `--via` to a node of
+ * a closed overlay needs a certificate of its CA (`--ca-cert --cert --key`), of a secret one the
+ * secret (`--overlay-secret-file`), as `kadsip lookup` does.
  */
 import { hostForWire } from '../common/host-port.js';
-import { candidatesThrough } from '../node/lookup-client.js';
+import { candidatesThrough, type ClientTrust } from '../node/lookup-client.js';
 import { DEFAULT_CANDIDATES_WANTED } from '../overlay/candidates.js';
 import type { Candidate } from '../overlay/messages.js';
 import { addressFlag, failer } from './flags.js';
+import { clientTrustOf, type LookupFlags } from './lookup-command.js';
 
 export interface CandidatesFlags {
   http?: string;
@@ -19,6 +22,10 @@ export interface CandidatesFlags {
   turn?: boolean;
   json?: boolean;
   timeout?: string;
+  caCert?: LookupFlags['caCert'];
+  cert?: LookupFlags['cert'];
+  key?: LookupFlags['key'];
+  overlaySecretFile?: LookupFlags['overlaySecretFile'];
 }
 
 export async function runCandidates(flags: CandidatesFlags, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
@@ -26,7 +33,9 @@ export async function runCandidates(flags: CandidatesFlags, out: (text: string) 
   if ((flags.http === undefined) === (flags.via === undefined)) return fail('give one of --http IP:PORT (a node of yours) or --via IP:PORT (any node, over SIP)');
   const timeoutS = Number(flags.timeout ?? '5');
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) return fail(`--timeout "${flags.timeout}" is not a positive number`);
-  const listed = flags.via !== undefined ? await viaSip(flags.via, timeoutS) : await viaStatus(flags.http!, timeoutS);
+  const trust = clientTrustOf(flags);
+  if (typeof trust === 'string') return fail(trust);
+  const listed = flags.via !== undefined ? await viaSip(flags.via, timeoutS, trust) : await viaStatus(flags.http!, timeoutS);
   if (typeof listed === 'string') return fail(listed);
   const candidates = flags.turn ? listed.filter((c) => c.turn) : listed;
   if (flags.json) out(JSON.stringify(candidates) + '\n');
@@ -53,10 +62,10 @@ async function viaStatus(http: string, timeoutS: number): Promise<Candidate[] | 
 }
 
 /** What the node offers a newcomer that asks for candidates on first contact (its own service first). */
-async function viaSip(via: string, timeoutS: number): Promise<Candidate[] | string> {
+async function viaSip(via: string, timeoutS: number, trust: ClientTrust | undefined): Promise<Candidate[] | string> {
   const at = addressFlag(via, 'via', 5060);
   if (typeof at === 'string') return at;
-  const outcome = await candidatesThrough(at, { wanted: DEFAULT_CANDIDATES_WANTED, timeoutMs: timeoutS * 1000 });
+  const outcome = await candidatesThrough(at, { wanted: DEFAULT_CANDIDATES_WANTED, timeoutMs: timeoutS * 1000, ...(trust ? { trust } : {}) });
   if (outcome.kind === 'via-silent') return `${via} did not answer (is a kadsip node listening there?)`;
   if (outcome.kind === 'via-refused') return `${via} refused a first contact: ${outcome.status} ${outcome.reason}`;
   return outcome.candidates;

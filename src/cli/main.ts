@@ -78,6 +78,10 @@ program
   .option('--turn', 'print only the TURN addresses, one per line')
   .option('--json', 'print the list as JSON')
   .option('--timeout <seconds>', 'give up after this long', '5')
+  .option('--ca-cert <file>', "closed overlay (--via): the overlay CA's certificate, with --cert and --key")
+  .option('--cert <file>', 'closed overlay (--via): a certificate of that CA')
+  .option('--key <file>', "closed overlay (--via): that certificate's key")
+  .option('--overlay-secret-file <file>', "secret overlay (--via): the overlay's shared secret")
   .action(async (options) => {
     process.exitCode = await runCandidates(options);
   });

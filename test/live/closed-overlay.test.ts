@@ -266,6 +266,12 @@ describe('closed overlay, live', () => {
     const bare = await run(process.execPath, [CLI, 'lookup', hex, '--via', `127.0.0.1:${a!.sipPort}`], { timeoutMs: 20_000 });
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/428/);
+    // kadsip candidates --via: with the certificate the node answers (it offers none: exit 1), without it refuses (exit 2).
+    const cand = await run(process.execPath, [CLI, 'candidates', '--via', `127.0.0.1:${a!.sipPort}`, '--ca-cert', join(caDir, 'ca-cert.pem'), '--cert', tool.cert, '--key', tool.key], { timeoutMs: 20_000 });
+    expect(cand.code, cand.stderr).toBe(1);
+    const candBare = await run(process.execPath, [CLI, 'candidates', '--via', `127.0.0.1:${a!.sipPort}`], { timeoutMs: 20_000 });
+    expect(candBare.code).toBe(2);
+    expect(candBare.stderr).toMatch(/refused a first contact: 428/);
   });
 
   it('a revoked member loses its membership when the nodes reload the CRL', async () => {
