@@ -124,7 +124,7 @@ describe('the hijack of issue 11, in a closed overlay', () => {
     }
   }, 30_000);
 
-  it('by hand: no certificate is 428, a REMOVE of her binding without a removal proof 428, signed by E 403, a STORE signed by E 403; bad proofs their own codes', async () => {
+  it('by hand: no certificate is 428 (JOIN, STORE), a REMOVE of her binding without a removal proof 428, signed by E 403, a STORE signed by E 403; bad proofs their own codes', async () => {
     const [caCert, cert, key] = [trust.e[1]!, trust.e[3]!, trust.e[5]!];
     const r = await tb.run(hosts.e, process.execPath, [ATTACKER, caCert, cert, key, `${hosts.e.ip}:5062`, `${hosts.a.ip}:5060`, AOR, `sip:alice@${hosts.a.ip}:5060`, `sip:alice@${hosts.e.ip}:5062`], 30_000);
     expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -135,6 +135,7 @@ describe('the hijack of issue 11, in a closed overlay', () => {
         .map((l) => JSON.parse(l) as { case: string; status: number; warning: string })
         .map((a) => [a.case, a]),
     );
+    expect(answers['unenrolled-join']).toMatchObject({ status: 428 });
     expect(answers['unenrolled-store']).toMatchObject({ status: 428 });
     expect(answers['unenrolled-store']!.warning).toMatch(/^peer-auth: /);
     expect(answers['unproven-remove']).toMatchObject({ status: 428 });

@@ -2,7 +2,8 @@
 // node runs, to one member of a closed overlay, printing one JSON line per answer:
 // {"case", "status", "warning"}. Arguments: CA-CERT CERT KEY BIND-IP:PORT TO-IP:PORT AOR
 // VICTIM-CONTACT OWN-CONTACT (OVERLAY is the CA's). Cases:
-//   unenrolled-store   STORE without any certificate (a foreign peer)
+//   unenrolled-join    JOIN without any certificate (a foreign peer)
+//   unenrolled-store   STORE without any certificate
 //   unproven-remove    REMOVE of the victim's binding, authenticated but without a removal proof
 //   signed-remove      REMOVE of the victim's binding with a removal proof signed by CERT's key
 //   signed-store       STORE of AOR -> OWN-CONTACT signed by CERT's key
@@ -59,6 +60,7 @@ function send(name, request, enrolled) {
 }
 
 const hour = 3_600_000;
+await send('unenrolled-join', { op: 'JOIN' }, false);
 await send('unenrolled-store', { op: 'STORE', key, bindings: [{ value: ownContact, ttlMs: hour }] }, false);
 await send('unproven-remove', { op: 'REMOVE', key, removals: [{ value: victimContact, ttlMs: 0 }] }, true);
 await send('signed-remove', { op: 'REMOVE', key, removals: [{ value: victimContact, ttlMs: 0, proof: signer.removal(aor, victimContact) }] }, true);
