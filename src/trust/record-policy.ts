@@ -11,8 +11,9 @@
  * contact: the same signer replaces or removes with a sequence number at least the held one's,
  * another authorized signer (a phone that moved) only with a higher one; a removal leaves a
  * tombstone until the removed binding would have expired, so a replayed STORE cannot bring it
- * back. A signature is checked once per (binding, signer): the result is cached, while the
- * certificate's validity and revocation are checked on every use.
+ * back. A proof is read and its signature checked once per (binding, proof): the results are
+ * cached, while the certificate's dates and revocation are checked on every use and its chain
+ * once a minute.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
@@ -69,7 +70,7 @@ export interface SignerAnchor {
 }
 
 /** How a proof's authenticator is checked: by signature (closed overlay) or MAC (secret overlay). */
-interface Authenticator {
+export interface Authenticator {
   /** Null when the proof's authenticator holds for `domain`, else why not. */
   check(op: BindingOp, key: NodeId, value: string, proof: BindingProof, domain: string, proofText: string, now: number): Refusal | null;
 }
