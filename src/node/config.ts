@@ -45,6 +45,11 @@ export interface NodeConfig {
    * use the same value; 20 (PROTOCOL.md section 3) unless a small test overlay needs fewer replicas.
    */
   k: number;
+  /**
+   * Disjoint paths each lookup runs over (S/Kademlia; PROTOCOL.md 11.5): a local choice, peers
+   * may differ. 3 by default, from the hostile-peer figures in docs/BENCHMARKS.md.
+   */
+  disjointPaths: number;
   /** DNS servers for RFC 3263 resolution of non-overlay domains (IP or IP:PORT); empty: the system's. */
   dns: string[];
   /** Users file for digest authentication of phones (lines user:password or user:realm:HA1); null: none. */
@@ -106,6 +111,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   logLevel: 'info',
   shutdownGraceS: 10,
   k: 20,
+  disjointPaths: 3,
   dns: [],
   usersFile: null,
   realm: null,
@@ -131,6 +137,7 @@ export interface ConfigInput {
   logLevel?: string;
   shutdownGraceS?: string | number;
   k?: string | number;
+  disjointPaths?: string | number;
   dns?: string | string[];
   usersFile?: string;
   realm?: string;
@@ -163,6 +170,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   logLevel: 'KADSIP_LOG_LEVEL',
   shutdownGraceS: 'KADSIP_SHUTDOWN_GRACE_S',
   k: 'KADSIP_K',
+  disjointPaths: 'KADSIP_DISJOINT_PATHS',
   dns: 'KADSIP_DNS',
   usersFile: 'KADSIP_USERS_FILE',
   realm: 'KADSIP_REALM',
@@ -312,6 +320,11 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     const k = Number(merged.k);
     if (!Number.isInteger(k) || k < 1 || k > 64) throw new ConfigError(`k: "${merged.k}" is not an integer 1-64`);
     config.k = k;
+  }
+  if (merged.disjointPaths !== undefined) {
+    const d = Number(merged.disjointPaths);
+    if (!Number.isInteger(d) || d < 1 || d > 8) throw new ConfigError(`disjointPaths: "${merged.disjointPaths}" is not an integer 1-8`);
+    config.disjointPaths = d;
   }
   if (merged.dns !== undefined) {
     config.dns = toList(merged.dns).map((d) => {

@@ -169,6 +169,7 @@ export class KadsipNode {
         config: {
           k: config.k,
           maxShortlist: 3 * config.k,
+          disjointPaths: config.disjointPaths,
           role: reach.attach ? 'client' : config.role,
           candidatesWanted: config.candidatesWanted ?? (reach.behindNat ? DEFAULT_CANDIDATES_WANTED : 0),
           ...overlayConfig,

@@ -137,6 +137,16 @@ describe('a live node under hostile peer traffic', () => {
 });
 
 describe('graceful leave of a node holding thousands of records', () => {
+  it('runs its lookups over the disjointPaths of its settings (default 3)', async () => {
+    expect(node.overlay.config.disjointPaths).toBe(3);
+    const one = await KadsipNode.start({ config: resolveConfig({ listen: '127.0.0.1:0', overlay: 'onepath', disjointPaths: 1 }), logger: pino({ level: 'silent' }) });
+    try {
+      expect(one.overlay.config.disjointPaths).toBe(1);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('hands over (alone: nothing to hand to) and closes without overflowing the stack', async () => {
     const lone = await KadsipNode.start({ config: resolveConfig({ listen: '127.0.0.1:0', overlay: 'lone' }), logger: pino({ level: 'silent' }) });
     for (let i = 0; i < 5000; i++) testAccess(lone.overlay).store.put(resourceId(`sip:u${i}@lone.example`), [{ value: `sip:u${i}@127.0.0.1:1`, ttlMs: 600_000 }], performance.now());

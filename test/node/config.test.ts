@@ -59,6 +59,14 @@ describe('node configuration', () => {
     expect(() => resolveConfig({ stun: 'stun.example.com:3478' })).toThrow(/stun/);
   });
 
+  it('reads disjointPaths (lookups over d disjoint paths, PROTOCOL.md 11.5): default 3, 1-8', () => {
+    expect(resolveConfig().disjointPaths).toBe(3);
+    expect(resolveConfig(inputFromEnv({ KADSIP_DISJOINT_PATHS: '1' })).disjointPaths).toBe(1);
+    expect(resolveConfig({ disjointPaths: 2 }, inputFromEnv({ KADSIP_DISJOINT_PATHS: '5' })).disjointPaths).toBe(5);
+    expect(() => resolveConfig({ disjointPaths: '0' })).toThrow(/disjointPaths: "0" is not an integer 1-8/);
+    expect(() => resolveConfig({ disjointPaths: '2.5' })).toThrow(/disjointPaths/);
+  });
+
   it('reads IPv4, bracketed IPv6 and bare addresses', () => {
     expect(parseHostPort('[::1]:5062', 'x', 5060)).toEqual({ host: '::1', port: 5062 });
     expect(parseHostPort('::1', 'x', 5060)).toEqual({ host: '::1', port: 5060 });
