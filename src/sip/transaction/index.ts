@@ -1,5 +1,5 @@
 /** Public API of the SIP transaction layer (RFC 3261 section 17, RFC 6026 Accepted state on the INVITE server side). */
-export { TransactionLayer, DEFAULT_MAX_TRANSACTIONS, type SipRequestHandler, type StrayHandler } from './layer.js';
+export { TransactionLayer, DEFAULT_MAX_TRANSACTIONS, type SipRequestHandler, type StrayHandler, type AdmissionHook, type AdmissionVerdict } from './layer.js';
 export { TRYING_DELAY_MS } from './server-invite.js';
 export { MAGIC_COOKIE, clientKeyOf, serverKeyOf } from './keys.js';
 export { responseTargets, type ResponseTargets } from './response-target.js';

@@ -40,6 +40,11 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 export type SipRequestHandler = (request: SipRequest, txn: ServerTransaction) => void;
+/** What admission control (src/sip/admission.ts) says of a new request, before any state exists. */
+export type AdmissionVerdict = { readonly action: 'admit' } | { readonly action: 'reject'; readonly retryAfterS: number } | { readonly action: 'drop' };
+export type AdmissionHook = (request: SipRequest, source: Endpoint) => AdmissionVerdict;
+/** INVITEs refused statelessly whose ACK (same branch, 17.1.1.3) is absorbed here: a bounded memory. */
+const REFUSED_INVITES_KEPT = 4096;
 export type StrayHandler = (message: SipMessage, source: Endpoint) => void;
 
 export class TransactionLayer {
@@ -52,6 +57,11 @@ export class TransactionLayer {
   readonly #ctx: TxnContext;
   #onRequest: SipRequestHandler | undefined;
   #onStray: StrayHandler | undefined;
+  #admit: AdmissionHook | undefined;
+  /** Server keys of INVITEs answered with a stateless 503, oldest first. */
+  readonly #refused = new Set<string>();
+  #refusedByAdmission = 0;
+  #droppedByAdmission = 0;
   #retransmissions = 0;
   #timeouts = 0;
   #rejectedFull = 0;
@@ -88,12 +98,23 @@ export class TransactionLayer {
       retransmissionsSent: this.#retransmissions,
       timeouts: this.#timeouts,
       rejectedFull: this.#rejectedFull,
+      refusedByAdmission: this.#refusedByAdmission,
+      droppedByAdmission: this.#droppedByAdmission,
     };
   }
 
   /** The TU's entry point for new requests (retransmissions are absorbed). Replaces any previous handler. */
   onRequest(handler: SipRequestHandler): void {
     this.#onRequest = handler;
+  }
+
+  /**
+   * Admission control, asked for every request that would start a server transaction (not for
+   * retransmissions, nor for ACKs). A refusal is answered statelessly, 503 with Retry-After (8.2.6,
+   * 21.5.4), so that refused requests leave no state; a drop is not answered.
+   */
+  setAdmission(hook: AdmissionHook | undefined): void {
+    this.#admit = hook;
   }
 
   /** Messages no transaction consumes: ACKs for 2xx, responses matching no client transaction. */
@@ -180,13 +201,27 @@ export class TransactionLayer {
       return;
     }
     if (request.method === 'ACK') {
+      // The ACK of a 503 we sent statelessly (same key as its INVITE, 17.1.1.3): it ends there. A
+      // proxy that took it for the ACK of a 2xx would route it (16.11), for every refused INVITE.
+      if (this.#refused.delete(key)) return;
       // 17.2.3: an ACK that matches nothing acknowledges a 2xx; the TU (or proxy core) handles it.
       this.#stray(request, source);
       return;
     }
+    const verdict = this.#admit?.(request, source);
+    if (verdict !== undefined && verdict.action !== 'admit') {
+      if (verdict.action === 'drop') this.#droppedByAdmission++;
+      else {
+        this.#refusedByAdmission++;
+        this.#rejectStateless(request, source, key, verdict.retryAfterS);
+      }
+      return;
+    }
     const handler = this.#onRequest;
     if (handler === undefined || this.#clients.size + this.#servers.size >= this.#max) {
-      this.#rejectStateless(request, source);
+      this.#rejectedFull++;
+      this.#log.debug({ method: request.method, source }, 'transaction table full or no TU: 503');
+      this.#rejectStateless(request, source, key, 5);
       return;
     }
     const txn =
@@ -199,10 +234,12 @@ export class TransactionLayer {
   }
 
   /** Overload protection: a stateless 503 (8.2.6; Retry-After per 21.5.4) creates no state to exhaust. */
-  #rejectStateless(request: SipRequest, source: Endpoint): void {
-    this.#rejectedFull++;
-    this.#log.debug({ method: request.method, source }, 'transaction table full or no TU: 503');
-    const response = createResponse(request, 503, { headers: [['Retry-After', '5']] });
+  #rejectStateless(request: SipRequest, source: Endpoint, key: string, retryAfterS: number): void {
+    const response = createResponse(request, 503, { headers: [['Retry-After', String(retryAfterS)]] });
+    if (request.method === 'INVITE') {
+      if (this.#refused.size >= REFUSED_INVITES_KEPT) this.#refused.delete(this.#refused.values().next().value!);
+      this.#refused.add(key);
+    }
     this.#send(response, responseTargets(request, source).primary);
   }
 

@@ -109,4 +109,8 @@ export interface TransactionStats {
   readonly timeouts: number;
   /** Requests answered 503 because the transaction table was full (since construction). */
   readonly rejectedFull: number;
+  /** New requests admission control refused with a stateless 503 (since construction). */
+  readonly refusedByAdmission: number;
+  /** New requests admission control dropped unanswered (since construction). */
+  readonly droppedByAdmission: number;
 }
