@@ -33,7 +33,7 @@ program
   .description('run a kadsip node (no --bootstrap: start a new overlay)')
   .option('--listen <ip:port>', 'SIP address to listen on (default 127.0.0.1:5060)')
   .option('--transports <list>', 'udp,tcp (default both)')
-  .option('--bootstrap <ip:port,...>', 'peers to join through (IP:PORT, or dns:DOMAIN: the DNS-SD/SRV records of the overlay there)')
+  .option('--bootstrap <ip:port,...>', 'peers to join through (IP:PORT, or dns:DOMAIN: the DNS-SD/SRV records of the overlay there; comma-separated or repeatable)', collect)
   .option('--overlay <name>', 'overlay name (default kadsip)')
   .option('--domain <name>', 'SIP domain served by the overlay (repeatable)', collect)
   .option('--http <ip:port>', 'serve /status, /healthz and /metrics there')
@@ -50,6 +50,16 @@ program
   .option('--key <file>', "closed overlay: this node's private key")
   .option('--crl <file>', "closed overlay: the CA's revocation list, reloaded when it changes (kadsip ca revoke)")
   .option('--overlay-secret-file <file>', 'small overlay without a CA: Peer-IDs and bindings under the shared secret in this file')
+  .option('--rate-limit <n>', 'new out-of-dialog requests per second one phone source (IP, IPv6 /64) may send, bursts of twice that; over it: 503 (default 50; 0: off)')
+  .option('--overlay-rate-limit <n>', "peer requests per second, node-wide: the overlay's own budget (default 2000; 0: off)")
+  .option('--overload-utilisation <0-1>', 'event-loop utilisation above which the node is overloaded (default 0.9; 0: off)')
+  .option('--overload-lag-ms <ms>', 'p99 event-loop delay above which the node is overloaded (default 200; 0: off)')
+  .option('--overload-depth <n>', 'requests in progress above which the node is overloaded (default 5000; 0: off)')
+  .option('--trust <cidr,...>', 'trusted source networks: their requests leave the node without a digest challenge (repeatable; default 127.0.0.0/8,::1; none: no network)', collect)
+  .option('--no-dns-routing', 'refuse (404) requests to other domains instead of routing them by DNS (RFC 3263)')
+  .option('--auth-failures <n>', 'failed digest authentications from one IP that start a cooling-off (default 10)')
+  .option('--auth-failure-window-s <s>', 'within this many seconds (default 60)')
+  .option('--auth-cooling-off-s <s>', 'seconds such a source gets 403 (default 300)')
   .action(async (options) => {
     process.exitCode = await runStart(options);
   });

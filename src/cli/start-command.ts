@@ -11,7 +11,7 @@ import { createLogger } from '../node/logger.js';
 export interface StartFlags {
   listen?: string;
   transports?: string;
-  bootstrap?: string;
+  bootstrap?: string[];
   overlay?: string;
   domain?: string[];
   http?: string;
@@ -28,6 +28,17 @@ export interface StartFlags {
   key?: string;
   crl?: string;
   overlaySecretFile?: string;
+  rateLimit?: string;
+  overlayRateLimit?: string;
+  overloadUtilisation?: string;
+  overloadLagMs?: string;
+  overloadDepth?: string;
+  trust?: string[];
+  /** Commander's --no-dns-routing: false when given, true otherwise (then the other sources decide). */
+  dnsRouting?: boolean;
+  authFailures?: string;
+  authFailureWindowS?: string;
+  authCoolingOffS?: string;
 }
 
 /**
@@ -62,6 +73,16 @@ export async function runStart(flags: StartFlags): Promise<number> {
         key: flags.key,
         crl: flags.crl,
         overlaySecretFile: flags.overlaySecretFile,
+        rateLimit: flags.rateLimit,
+        overlayRateLimit: flags.overlayRateLimit,
+        overloadUtilisation: flags.overloadUtilisation,
+        overloadLagMs: flags.overloadLagMs,
+        overloadDepth: flags.overloadDepth,
+        trust: flags.trust,
+        dnsRouting: flags.dnsRouting === false ? false : undefined,
+        authFailures: flags.authFailures,
+        authFailureWindowS: flags.authFailureWindowS,
+        authCoolingOffS: flags.authCoolingOffS,
       }),
     ];
     try {

@@ -7,6 +7,7 @@ import { hostPort } from '../common/host-port.js';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
+import { parseCidr, type Cidr } from '../policy/cidr.js';
 
 /** A SIP transport protocol a node listens on. */
 export type Protocol = 'udp' | 'tcp';
@@ -57,6 +58,18 @@ export interface NodeConfig {
   /** Digest realm; default the first overlay domain, else the listen IP. */
   realm: string | null;
   /**
+   * The `trust` setting (README "Who may do what"): source networks whose requests leave the node
+   * without a digest challenge (Kamailio's trusted addresses). Default loopback only.
+   */
+  trustedNetworks: Cidr[];
+  /** Whether phones' requests may go to other domains by RFC 3263; false: 404. */
+  dnsRouting: boolean;
+  /** Failed digest authentications from one IP within authFailureWindowS that start a cooling-off. */
+  authFailures: number;
+  authFailureWindowS: number;
+  /** Seconds a source that failed too often gets 403 without its credentials being checked. */
+  authCoolingOffS: number;
+  /**
    * Digest algorithms offered, in challenge order. RFC 8760 puts SHA-256 first; some phones (and
    * SIPp 3.6) answer only the first challenge and know only MD5: list MD5 first for them.
    */
@@ -66,6 +79,18 @@ export interface NodeConfig {
    * the RTT is known to be small). Timers A, B, E, F, G, H, J scale with it.
    */
   sipT1Ms: number;
+  /**
+   * Overload (README "Under attack: rate limits and overload"; src/sip/admission.ts). rateLimit:
+   * new out-of-dialog requests per second one phone source (an IP, an IPv6 /64) may send, a burst
+   * of twice that; 0: no limit. overlayRateLimit: peer requests per second, node-wide, the overlay's
+   * own budget; 0: none. The overload detector's thresholds (src/common/overload-detector.ts):
+   * event-loop utilisation 0-1, p99 event-loop delay in ms, requests in progress; 0: that signal off.
+   */
+  rateLimit: number;
+  overlayRateLimit: number;
+  overloadUtilisation: number;
+  overloadLagMs: number;
+  overloadDepth: number;
   /** `client`: attaches to a peer and uses the overlay, but routes and stores nothing for others. */
   role: 'peer' | 'client';
   /** Run a STUN server here and advertise it (`stun=` in DHT-PeerID, draft-jiang); null: none. */
@@ -115,8 +140,18 @@ export const DEFAULT_CONFIG: NodeConfig = {
   dns: [],
   usersFile: null,
   realm: null,
+  trustedNetworks: ['127.0.0.0/8', '::1/128'].map((n) => (parseCidr(n) as { ok: true; value: Cidr }).value),
+  dnsRouting: true,
+  authFailures: 10,
+  authFailureWindowS: 60,
+  authCoolingOffS: 300,
   digestAlgorithms: ['SHA-256', 'MD5'],
   sipT1Ms: 500,
+  rateLimit: 50,
+  overlayRateLimit: 2000,
+  overloadUtilisation: 0.9,
+  overloadLagMs: 200,
+  overloadDepth: 5000,
   role: 'peer',
   stun: null,
   turn: null,
@@ -141,8 +176,18 @@ export interface ConfigInput {
   dns?: string | string[];
   usersFile?: string;
   realm?: string;
+  trust?: string | string[];
+  dnsRouting?: string | boolean;
+  authFailures?: string | number;
+  authFailureWindowS?: string | number;
+  authCoolingOffS?: string | number;
   digestAlgorithms?: string | string[];
   sipT1Ms?: string | number;
+  rateLimit?: string | number;
+  overlayRateLimit?: string | number;
+  overloadUtilisation?: string | number;
+  overloadLagMs?: string | number;
+  overloadDepth?: string | number;
   role?: string;
   stun?: string;
   turn?: string;
@@ -174,8 +219,18 @@ const ENV: Record<keyof ConfigInput, string> = {
   dns: 'KADSIP_DNS',
   usersFile: 'KADSIP_USERS_FILE',
   realm: 'KADSIP_REALM',
+  trust: 'KADSIP_TRUST',
+  dnsRouting: 'KADSIP_DNS_ROUTING',
+  authFailures: 'KADSIP_AUTH_FAILURES',
+  authFailureWindowS: 'KADSIP_AUTH_FAILURE_WINDOW_S',
+  authCoolingOffS: 'KADSIP_AUTH_COOLING_OFF_S',
   digestAlgorithms: 'KADSIP_DIGEST_ALGORITHMS',
   sipT1Ms: 'KADSIP_SIP_T1_MS',
+  rateLimit: 'KADSIP_RATE_LIMIT',
+  overlayRateLimit: 'KADSIP_OVERLAY_RATE_LIMIT',
+  overloadUtilisation: 'KADSIP_OVERLOAD_UTILISATION',
+  overloadLagMs: 'KADSIP_OVERLOAD_LAG_MS',
+  overloadDepth: 'KADSIP_OVERLOAD_DEPTH',
   role: 'KADSIP_ROLE',
   stun: 'KADSIP_STUN',
   turn: 'KADSIP_TURN',
@@ -337,6 +392,11 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     if (!/^[^"\\\r\n]{1,128}$/.test(merged.realm)) throw new ConfigError(`realm: "${merged.realm}" must be 1-128 characters without quotes`);
     config.realm = merged.realm;
   }
+  if (merged.trust !== undefined) config.trustedNetworks = parseTrustedNetworks(merged.trust);
+  if (merged.dnsRouting !== undefined) config.dnsRouting = parseSwitch(merged.dnsRouting, 'dnsRouting');
+  config.authFailures = boundedInt(merged.authFailures, 'authFailures', 1, 1000, config.authFailures);
+  config.authFailureWindowS = boundedInt(merged.authFailureWindowS, 'authFailureWindowS', 1, 86_400, config.authFailureWindowS);
+  config.authCoolingOffS = boundedInt(merged.authCoolingOffS, 'authCoolingOffS', 0, 86_400, config.authCoolingOffS);
   if (merged.digestAlgorithms !== undefined) {
     const list = toList(merged.digestAlgorithms).map((a) => a.toUpperCase());
     for (const a of list) if (a !== 'SHA-256' && a !== 'MD5') throw new ConfigError(`digestAlgorithms: "${a}" is not SHA-256 or MD5`);
@@ -348,6 +408,11 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     if (!Number.isInteger(t1) || t1 < 50 || t1 > 5000) throw new ConfigError(`sipT1Ms: "${merged.sipT1Ms}" is not an integer 50-5000`);
     config.sipT1Ms = t1;
   }
+  config.rateLimit = overloadNumber(merged.rateLimit, 'rateLimit', 1_000_000, config.rateLimit);
+  config.overlayRateLimit = overloadNumber(merged.overlayRateLimit, 'overlayRateLimit', 1_000_000, config.overlayRateLimit);
+  config.overloadUtilisation = overloadNumber(merged.overloadUtilisation, 'overloadUtilisation', 1, config.overloadUtilisation);
+  config.overloadLagMs = overloadNumber(merged.overloadLagMs, 'overloadLagMs', 60_000, config.overloadLagMs);
+  config.overloadDepth = overloadNumber(merged.overloadDepth, 'overloadDepth', 10_000_000, config.overloadDepth);
   if (merged.role !== undefined) {
     if (merged.role !== 'peer' && merged.role !== 'client') throw new ConfigError(`role: "${merged.role}" is not peer or client`);
     config.role = merged.role;
@@ -376,6 +441,45 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
   config.trust = resolveTrust(merged);
   checkOneFamily(config);
   return config;
+}
+
+/**
+ * The `trust` list: CIDR networks (IPv4, IPv6, a bare address is one host), comma-separated or an
+ * array; `none` trusts no source at all, not even loopback.
+ */
+function parseTrustedNetworks(value: string | string[]): Cidr[] {
+  // `--trust A --trust B,C`: repeated flags, each maybe a comma list.
+  const list = toList(value).flatMap((v) => toList(v));
+  if (list.length === 1 && list[0]!.toLowerCase() === 'none') return [];
+  if (list.length === 0) throw new ConfigError('trust: give CIDR networks (127.0.0.0/8,10.0.0.0/8) or none');
+  return list.map((entry) => {
+    const r = parseCidr(entry);
+    if (!r.ok) throw new ConfigError(`trust: ${r.error}`);
+    return r.value;
+  });
+}
+
+function parseSwitch(value: string | boolean, key: keyof ConfigInput): boolean {
+  if (typeof value === 'boolean') return value;
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(v)) return true;
+  if (['off', 'false', 'no', '0'].includes(v)) return false;
+  throw new ConfigError(`${key}: "${value}" is not on or off`);
+}
+
+function boundedInt(value: string | number | undefined, key: keyof ConfigInput, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (String(value).trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${key}: "${value}" is not an integer ${min}-${max}`);
+  return n;
+}
+
+/** A rate or threshold of the overload settings: a number 0-max (0: off). */
+function overloadNumber(value: string | number | undefined, key: keyof ConfigInput, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (String(value).trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new ConfigError(`${key}: "${value}" is not a number 0-${max} (0: off)`);
+  return n;
 }
 
 /** Whether the text is a valid overlay name (DHT-PeerID `overlay=`, the CA's overlay). */
@@ -455,7 +559,8 @@ export function parseHostPort(text: string, what: string, defaultPort: number): 
 }
 
 function toList(value: string | string[]): string[] {
-  const list = Array.isArray(value) ? value : value.split(',');
+  // A repeated flag gives an array whose entries may themselves be comma lists (--bootstrap a,b --bootstrap c).
+  const list = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
   return list.map((v) => String(v).trim()).filter((v) => v.length > 0);
 }
 

@@ -25,7 +25,7 @@ import { canonicalIp, splitAddress } from '../dsip/index.js';
 import { StatefulProxy } from '../proxy/index.js';
 import { DigestAuthenticator, loadUsersFile, Registrar } from '../registrar/index.js';
 import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
-import type { TransactionLayer } from '../sip/transaction/index.js';
+import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
 import { addressFacing } from './facing.js';
@@ -42,6 +42,10 @@ import { Registrations } from '../p2psip/registrations.js';
 import { firstContactTrust, linkTrust, loadTrustMode, trustStatus, TrustSetupError, type TrustMode } from './trust-mode.js';
 import { bindingTrust } from '../trust/binding-trust.js';
 import { watchCrl, type CrlWatcher } from '../trust/material.js';
+import { startOverloadControl, type OverloadControl } from './overload.js';
+import { AdmissionPolicy } from '../policy/admission.js';
+import { AuthFailures } from '../policy/auth-failures.js';
+import { canonicalAor, createResponse, type SipRequest } from '../sip/message/index.js';
 
 export interface KadsipNodeOptions {
   config: NodeConfig;
@@ -119,6 +123,10 @@ export class KadsipNode {
   /** Closed overlay with a CRL file: reloads it when it changes. */
   private crlWatcher?: CrlWatcher;
   readonly metrics = new Registry();
+  /** Rate limits, the overload detector and the overlay budget in front of the transaction layer (src/node/overload.ts). */
+  readonly overload: OverloadControl;
+  /** Who may do what on the phone side: trusted networks, digest challenges, cooling-off. */
+  readonly policy: AdmissionPolicy;
   httpAddress?: { host: string; port: number };
 
   private constructor(
@@ -223,6 +231,25 @@ export class KadsipNode {
     this.registrations = makeRegistrations();
     const proxySelf = (a: { host: string; port: number }): Array<{ host: string; port: number; protocol: 'udp' | 'tcp' }> =>
       (a.host === local.host && a.port === local.port ? [a] : [a, local]).flatMap((x) => config.transports.map((protocol) => ({ host: x.host, port: x.port, protocol })));
+    // Who may do what (README "Who may do what", src/policy): asked by the proxy before it forwards.
+    this.policy = new AdmissionPolicy({
+      trustedNetworks: config.trustedNetworks,
+      dnsRouting: config.dnsRouting,
+      ...(auth ? { auth } : {}),
+      failures: new AuthFailures({ limit: config.authFailures, windowMs: config.authFailureWindowS * 1000, coolingOffMs: config.authCoolingOffS * 1000 }),
+      destinationOf: (pre) => {
+        if (pre.headers.has('route')) return 'routed';
+        const uri = pre.uri;
+        if (uri.kind !== 'sip' || !isOverlayHost(uri.host)) return 'foreign';
+        return this.registrar.lookup(canonicalAor(uri), realClock.now()).length > 0 ? 'registered-here' : 'overlay';
+      },
+      isPeer: (source) => {
+        const address = hostPort(canonicalIp(source.host) ?? source.host, source.port);
+        return this.overlay.contactList().some((c) => c.address === address);
+      },
+      now: () => realClock.now(),
+      log: log.child({ component: 'policy' }),
+    });
     this.proxy = new StatefulProxy({
       transactions,
       // Behind NAT the node has two addresses: the reflexive one for the public side, the local one
@@ -236,16 +263,20 @@ export class KadsipNode {
       // The proxy's T1 scales its 9.1 wait and how soon it leaves a silent address of a server set.
       timers: { T1: config.sipT1Ms },
       logger: log.child({ component: 'proxy' }),
+      admission: this.policy.admit,
     });
     transactions.onRequest((request, txn) => {
       if (this.closed) return;
       if (isPeerRequest(request)) this.peerLink.serve(request, txn, this.overlay);
-      else if (request.method === 'REGISTER') this.registrations.handle(request, txn);
+      else if (request.method === 'REGISTER') this.register(request, txn);
       else this.proxy.handleRequest(request, txn);
     });
     transactions.onStray((message, source) => {
       if (!this.closed) this.proxy.handleStray(message, source);
     });
+    // Admission control before any transaction exists: per-source limits, overload, the overlay budget.
+    const proxy = this.proxy;
+    this.overload = startOverloadControl(config, transactions, () => proxy.stats.contexts, log.child({ component: 'overload' }));
     this.sweepTimer = setInterval(() => this.registrations.tick(), REGISTRATION_SWEEP_MS);
     this.sweepTimer.unref();
     this.startFlowKeepalive();
@@ -280,6 +311,17 @@ export class KadsipNode {
         log.info({ address: this.self.address, aors: aors.length }, 'rejoined the overlay');
       });
     };
+  }
+
+  /** A REGISTER: 403 from a source cooling off after failed authentications, else the registrar's answer, counted. */
+  private register(request: SipRequest, txn: ServerTransaction): void {
+    const refused = this.policy.refuseRegister(txn.source);
+    if (refused !== undefined && !refused.admit) {
+      txn.respond(createResponse(request, refused.status, { reason: refused.reason, headers: refused.headers ?? [] }));
+      return;
+    }
+    const result = this.registrations.handle(request, txn);
+    this.policy.registerOutcome(txn.source, result.response.status, result.authFailure);
   }
 
   /** PROTOCOL.md section 10.4: a NATed node checks its mapping every MAPPING_CHECK_MS and rejoins when it changed. */
@@ -447,6 +489,8 @@ export class KadsipNode {
       recordsHeld: view.recordsHeld,
       recordsPublished: view.recordsPublished,
       registeredAors: [...this.registrar.aors()].length,
+      policy: this.policyStatus(),
+      overload: this.overload.status(),
       proxy: this.proxy.stats,
       rpc: this.overlay.stats,
       transport: this.transport.stats,
@@ -478,6 +522,7 @@ export class KadsipNode {
     this.closed = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.natTimer);
+    this.overload.stop();
     this.mappingWatch?.stop();
     this.crlWatcher?.stop();
     if (this.trust.mode === 'closed') this.trust.cache.stop();
@@ -584,6 +629,19 @@ export class KadsipNode {
     }
   }
 
+  /** /status `policy`: the settings in force and what they did since start. */
+  private policyStatus(): object {
+    const { stats } = this.policy;
+    return {
+      trust: this.policy.trustedNetworks.map((n) => n.text),
+      dnsRouting: this.config.dnsRouting,
+      authentication: this.config.usersFile !== null,
+      coolingOffNow: this.policy.coolingOffNow(),
+      ...stats,
+      accepted: { ...stats.accepted },
+    };
+  }
+
   private registerMetrics(): void {
     collectDefaultMetrics({ register: this.metrics, prefix: 'kadsip_process_' });
     const gauge = (name: string, help: string, read: () => number): void => {
@@ -594,6 +652,15 @@ export class KadsipNode {
     gauge('kadsip_rpcs_sent', 'Overlay RPCs sent since start', () => this.overlay.stats.rpcsSent);
     gauge('kadsip_rpcs_failed', 'Overlay RPCs that failed since start', () => this.overlay.stats.rpcsFailed);
     gauge('kadsip_requests_handled', 'Overlay requests handled since start', () => this.overlay.stats.requestsHandled);
+    this.overload.registerMetrics(this.metrics);
+    // Who may do what (src/policy): what an operator watches for an attack on the phone side.
+    const p = this.policy.stats;
+    gauge('kadsip_auth_challenges_407', 'Proxy-Authenticate challenges (407) sent since start', () => p.challenges407);
+    gauge('kadsip_auth_challenges_401', 'WWW-Authenticate challenges (401) to REGISTER sent since start', () => p.challenges401);
+    gauge('kadsip_auth_failures', 'Wrong digest credentials (REGISTER and proxied requests) since start', () => p.authFailures);
+    gauge('kadsip_auth_cooling_off_refusals', 'Requests refused 403 because their source was cooling off after failed authentications', () => p.coolingOffRefusals);
+    gauge('kadsip_auth_cooling_off_sources', 'Source addresses cooling off now', () => this.policy.coolingOffNow());
+    gauge('kadsip_policy_refusals', 'Requests refused by policy since start: 403 Not Relaying and 404 with DNS routing off', () => p.notRelaying + p.dnsRoutingRefusals);
     const { trust } = this;
     if (trust.mode === 'closed') {
       // PROTOCOL.md 11.2: who proved themselves, and who was refused.
