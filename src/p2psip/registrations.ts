@@ -9,7 +9,7 @@ import type { Clock } from '../common/clock.js';
 import { splitAddress } from '../dsip/index.js';
 import { hour, minute } from '../overlay/constants.js';
 import { resourceId } from '../overlay/peer-id.js';
-import { aorBecameReachable, aorBecameUnreachable, type BindingChange, type Registrar } from '../registrar/index.js';
+import { aorBecameReachable, aorBecameUnreachable, type BindingChange, type Registrar, type RegisterResult } from '../registrar/index.js';
 import { getCallId, type SipRequest } from '../sip/message/index.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import { aorRecordValue } from './aor-record.js';
@@ -56,13 +56,16 @@ export class Registrations {
     this.self = self;
   }
 
-  handle(request: SipRequest, txn: ServerTransaction): void {
+  /** Answers a REGISTER; the result tells the node's policy how digest authentication went. */
+  handle(request: SipRequest, txn: ServerTransaction): RegisterResult {
     const result = this.registrar.handle(request, txn.source, this.clock.now());
     txn.respond(result.response);
-    if (result.response.status >= 300) {
+    // A 401 without credentials is every phone's first try, not worth a line.
+    if (result.response.status >= 300 && result.authFailure !== 'no-credentials') {
       this.log.info({ callId: safeCallId(request), status: result.response.status, aor: result.aor }, 'REGISTER refused');
     }
     this.apply(result.changes);
+    return result;
   }
 
   /** Called every second or so: bindings that lapsed leave the overlay too. */

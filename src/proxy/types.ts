@@ -76,6 +76,25 @@ export type AddressFacing = (remote: Endpoint) => { readonly host: string; reado
 
 export type LocalHandler = (request: SipRequest, txn: ServerTransaction) => void;
 
+/** What the proxy tells its admission policy about a request it is about to forward (16.3 step 6). */
+export interface AdmissionRequest {
+  /** As received (its Proxy-Authorization, Request-URI and Route as the sender wrote them). */
+  readonly request: SipRequest;
+  /** After route preprocessing (16.4): what would be forwarded. */
+  readonly pre: SipRequest;
+  /** Where it came from (the transport source, not what the Via says). */
+  readonly source: Endpoint;
+  /** 16.4 removed a Route value of ours (or undid a strict router's Request-URI): it came by our Record-Route. */
+  readonly viaOurRoute: boolean;
+}
+
+/** Forward it (`request`: a replacement for `pre`, e.g. without consumed credentials), or answer this. */
+export type AdmissionVerdict =
+  | { readonly admit: true; readonly request?: SipRequest }
+  | { readonly admit: false; readonly status: number; readonly reason: string; readonly headers?: ReadonlyArray<readonly [string, string]> };
+
+export type Admission = (request: AdmissionRequest) => AdmissionVerdict;
+
 export interface ProxyTimers {
   /**
    * Timer C (16.6 step 11) of this proxy, restarted by every provisional other than 100 (16.7 step 2).
@@ -116,6 +135,11 @@ export interface ProxyOptions {
   readonly timers?: ProxyTimers;
   readonly limits?: ProxyLimits;
   readonly logger?: Logger;
+  /**
+   * 16.3 step 6 and local policy: asked about every request the proxy would forward (after the
+   * other checks of 16.3, before 100 Trying). Default: everything is forwarded.
+   */
+  readonly admission?: Admission;
   /**
    * Requests whose Request-URI is this proxy itself (no user part), after 16.4: OPTIONS pings,
    * REGISTER, ... Default: 200 for OPTIONS, 404 for anything else.

@@ -5,7 +5,10 @@
  *   3. Max-Forwards 0 gives 483 (an OPTIONS to us is answered by the local handler before this);
  *   4. loop detection (loop.ts) gives 482;
  *   5. Proxy-Require with an option tag we do not support gives 420 with Unsupported;
- *   6. Proxy-Authorization: this proxy does not authenticate, so there is nothing to check.
+ *   6. Proxy-Authorization: not here but in the proxy's admission hook (ProxyOptions.admission),
+ *      which kadsip fills with its policy (src/policy/admission.ts: trusted networks, 407 digest
+ *      challenges, no open relay), after these checks so that a malformed request gets its
+ *      precise error rather than a challenge.
  */
 import { parseCSeq, parseMaxForwards, parseTokenList, type SipRequest } from '../sip/message/index.js';
 

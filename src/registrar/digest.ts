@@ -191,6 +191,15 @@ export class DigestAuthenticator {
     return { ok: true, user: username, algorithm };
   }
 
+  /**
+   * Whether one Authorization / Proxy-Authorization value is Digest credentials for our realm: the
+   * values a proxy that accepted them consumes (RFC 3261 22.3), leaving other realms' alone.
+   */
+  isOwnCredentials(value: string): boolean {
+    const r = parseCredentials(value);
+    return r.ok && r.value.scheme.toLowerCase() === 'digest' && r.value.params.get('realm') === this.realm;
+  }
+
   /** Number of nonces whose nonce-count is tracked (bounded by maxTrackedNonces). */
   get trackedNonces(): number {
     return this.#seen.size;
@@ -200,8 +209,7 @@ export class DigestAuthenticator {
     // Several Authorization values may be present, one per realm (RFC 3261 section 22.4).
     for (const value of req.headers.getAll(proxy ? 'proxy-authorization' : 'authorization')) {
       const r = parseCredentials(value);
-      if (!r.ok || r.value.scheme.toLowerCase() !== 'digest') continue;
-      if (r.value.params.get('realm') === this.realm) return r.value;
+      if (r.ok && r.value.scheme.toLowerCase() === 'digest' && r.value.params.get('realm') === this.realm) return r.value;
     }
     return undefined;
   }

@@ -46,7 +46,7 @@ import {
   expiresHeader,
   requestedExpires,
 } from './contact-fields.js';
-import type { DigestAuthenticator } from './digest.js';
+import type { DigestAuthenticator, VerifyFailure } from './digest.js';
 import { uriEquals } from './uri-equal.js';
 
 export interface RegistrarOptions {
@@ -85,6 +85,8 @@ export interface RegisterResult {
   readonly aor?: string;
   /** The authenticated user, when digest is configured and succeeded. */
   readonly user?: string;
+  /** Why the digest check failed, when it did (the node counts failures per source: src/policy). */
+  readonly authFailure?: VerifyFailure;
 }
 
 /** A Contact of the request, checked, ready to apply. */
@@ -169,7 +171,8 @@ export class Registrar {
     if (auth !== undefined) {
       const v = auth.verify(req, now);
       if (!v.ok) {
-        return reply(401, undefined, auth.challenge(now, v.stale).map((c): [string, string] => ['WWW-Authenticate', c]));
+        const challenged = reply(401, undefined, auth.challenge(now, v.stale).map((c): [string, string] => ['WWW-Authenticate', c]));
+        return { ...challenged, authFailure: v.reason };
       }
       user = v.user;
       if (toUri.kind === 'sip' && toUri.user !== null) {
