@@ -23,6 +23,12 @@ describe('node configuration', () => {
     expect(config.overlay).toBe('fromenv');
     expect(config.domains).toEqual(['a.example']);
     expect(config.bootstrap).toEqual([{ host: '127.0.0.1', port: 5080 }, { host: '127.0.0.1', port: 5082 }]);
+    // A repeated flag: entries that are themselves comma lists.
+    expect(resolveConfig({}, {}, { bootstrap: ['127.0.0.1:5080,127.0.0.1:5082', '127.0.0.1:5084'] }).bootstrap).toEqual([
+      { host: '127.0.0.1', port: 5080 },
+      { host: '127.0.0.1', port: 5082 },
+      { host: '127.0.0.1', port: 5084 },
+    ]);
   });
 
   it('names the bad value', () => {
