@@ -51,6 +51,7 @@
  *   tb.stop(proc, ms?) -> exit code (SIGTERM, then SIGKILL after ms)
  *   tb.startNode(host, args, { domain?, logLevel?, env? }) -> NsProc: `node dist/cli/main.js start
  *     --listen IP:5060 --http 127.0.0.1:8080 --log-level info ...args` in the host's namespace
+ *     (with `--trust TESTBED_NETWORKS` unless args or env set trust: the testbed's phones are trusted)
  *   tb.healthy(host, proc, ms?);  tb.http(host, path) -> { ok, body };  tb.status(host) -> /status
  *   tb.kadsip(host, args, ms?) -> RunResult of the kadsip CLI run in that host (lookup, candidates)
  *   tb.sipp(host, scenario, args, { timeoutS, errorFile?, ip? }) -> NsProc: one SIPp call
@@ -118,6 +119,8 @@ export interface UdpProbe {
 const SWITCH = fileURLToPath(new URL('./testbed-switch.py', import.meta.url));
 const PREFIX = 'ktb';
 const PUBLIC_NETS = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'];
+/** Every address the testbed hands out (public, IPv6, behind its NATs) plus loopback, as a `trust` list. */
+export const TESTBED_NETWORKS = [...PUBLIC_NETS, '10.77.0.0/16', '2001:db8::/32', '127.0.0.0/8', '::1'].join(',');
 const SIX_NET = '2001:db8::/32';
 /** Every testbed of this process, for the exit/signal handlers. */
 const live = new Set<Testbed>();
@@ -472,10 +475,16 @@ export class Testbed {
     return code;
   }
 
-  /** `kadsip start` on the host's own address, port 5060, with --http on its 127.0.0.1:8080. */
+  /**
+   * `kadsip start` on the host's own address, port 5060, with --http on its 127.0.0.1:8080. The
+   * testbed's phones are the operator's own: unless `args` give --trust (or KADSIP_TRUST is in
+   * `env`), the node trusts every testbed network (TESTBED_NETWORKS), so its phones call out
+   * without a digest challenge as they would from a configured office LAN (README "Who may do what").
+   */
   startNode(host: Host, args: string[] = [], opts: { domain?: string; logLevel?: string; env?: NodeJS.ProcessEnv } = {}): NsProc {
     const domain = opts.domain ? ['--domain', opts.domain] : [];
-    return this.spawn(host, process.execPath, [CLI, 'start', '--listen', `${host.ip}:5060`, '--http', '127.0.0.1:8080', '--log-level', opts.logLevel ?? 'info', ...domain, ...args], { env: opts.env });
+    const trust = args.includes('--trust') || opts.env?.KADSIP_TRUST !== undefined ? [] : ['--trust', TESTBED_NETWORKS];
+    return this.spawn(host, process.execPath, [CLI, 'start', '--listen', `${host.ip}:5060`, '--http', '127.0.0.1:8080', '--log-level', opts.logLevel ?? 'info', ...domain, ...trust, ...args], { env: opts.env });
   }
 
   /** The kadsip CLI (lookup, candidates ...) run to completion in the host. */
