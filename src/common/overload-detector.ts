@@ -27,6 +27,7 @@ export const RECOVERY = 0.1;
 /** A sample is calm when every signal is under this share of its threshold (hysteresis). */
 export const CALM = 0.8;
 export const DEFAULT_INTERVAL_MS = 500;
+const LAG_RESOLUTION_MS = 10;
 
 export interface OverloadThresholds {
   /** Event-loop utilisation, 0-1 (0: not used). */
@@ -99,7 +100,7 @@ export class OverloadDetector {
   /** Samples the running process every intervalMs (the timer does not keep the process alive). */
   start(): void {
     if (this.#timer) return;
-    const histogram = monitorEventLoopDelay({ resolution: 10 });
+    const histogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     histogram.enable();
     this.#histogram = histogram;
     this.#elu = performance.eventLoopUtilization();
@@ -107,8 +108,8 @@ export class OverloadDetector {
       const now = performance.eventLoopUtilization();
       const delta = performance.eventLoopUtilization(now, this.#elu);
       this.#elu = now;
-      // The histogram counts the timer's lateness over its 10 ms resolution, in ns.
-      const lagMs = histogram.count > 0 ? histogram.percentile(99) / 1e6 : 0;
+      // The histogram holds whole timer intervals in ns, the 10 ms resolution included: lateness is the excess.
+      const lagMs = histogram.count > 0 ? Math.max(0, histogram.percentile(99) / 1e6 - LAG_RESOLUTION_MS) : 0;
       histogram.reset();
       this.observe({ utilisation: delta.utilization, lagMs, depth: this.#depth() });
     }, this.#intervalMs);
