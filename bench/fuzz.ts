@@ -1,6 +1,6 @@
 /**
  * `npm run fuzz -- --count N --json [--seed S] [--transports udp,tcp] [--probe-every 1000]
- *  [--out DIR] [--replay FILE]`
+ *  [--out DIR] [--replay FILE] [--max-seconds S] [--linger S] [--log-level info] [--node-log FILE]`
  *
  * Mutated SIP (bench/fuzz/mutate.ts over the seeds of bench/fuzz/seeds.ts: the RFC 4475/5118
  * torture corpus, SIPp's messages from sip-scenarios, kadsip's own dSIP requests and answers) sent
@@ -22,23 +22,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket as TcpSocket } from 'node:net';
 import { cpus, loadavg, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { streamCase, type StreamCase } from './fuzz/framing.js';
-import { MAX_DATAGRAM, mutate } from './fuzz/mutate.js';
-import { rngFor } from './fuzz/rng.js';
-import { loadSeeds, personalize, type Seed } from './fuzz/seeds.js';
+import { SENDER_HOSTS, tcpInput, udpInput, udpSenderPort, type Input } from './fuzz/inputs.js';
 import { probeTcp, probeUdp, type ProbeResult } from './fuzz/probe.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli', 'main.js');
 const HOST = '127.0.0.1';
-/** The fuzz inputs come from four loopback addresses, so per-source tables see more than one source. */
-const SENDER_HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
 const UDP_WINDOW = 50;
 const UDP_WINDOW_BYTES = 160_000;
 const TCP_SLOTS = 16;
@@ -47,8 +42,6 @@ const MAX_HELD = 32;
 const PROBE_TIMEOUT_MS = 10_000;
 const NODE_START_MS = 20_000;
 const MAX_FAILURES = 5;
-/** The node's default stream limit (src/sip/transport/types.ts), for sizing stream inputs. */
-const MAX_STREAM_MESSAGE = 64 * 1024;
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +54,9 @@ const { values } = parseArgs({
     'node-port': { type: 'string', default: '5080' },
     'log-level': { type: 'string', default: 'info' },
     json: { type: 'boolean', default: false },
+    'max-seconds': { type: 'string', default: '0' },
+    linger: { type: 'string', default: '0' },
+    'node-log': { type: 'string' },
     'in-netns': { type: 'boolean', default: false },
     'allow-network': { type: 'boolean', default: false },
   },
@@ -79,6 +75,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 // ------------------------------------------------------------------ only loopback here
 
+/**
+ * A network namespace with only loopback, and a PID namespace of its own: when the fuzzer (its
+ * first process) ends, however it ends, the kernel ends the nodes it started too.
+ */
+const UNSHARE = ['--net', '--pid', '--mount', '--mount-proc', '--fork', '--kill-child'];
+
 function onlyLoopback(): boolean {
   return Object.values(networkInterfaces()).every((addrs) => (addrs ?? []).every((a) => a.internal));
 }
@@ -86,11 +88,11 @@ function onlyLoopback(): boolean {
 if (!values['in-netns'] && !values['allow-network'] && !onlyLoopback()) {
   if (process.getuid?.() !== 0) usage('needs root: it runs the nodes in a fresh network namespace with only loopback (unshare --net)');
   const args = process.argv.slice(2).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn(
-    'unshare',
-    ['--net', '--fork', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" --import tsx "${fileURLToPath(import.meta.url)}" ${args} --in-netns`],
-    { cwd: REPO, stdio: 'inherit' },
-  );
+  const child = spawn('unshare', [...UNSHARE, 'sh', '-c', `ip link set lo up && exec "${process.execPath}" --import tsx "${fileURLToPath(import.meta.url)}" ${args} --in-netns`], {
+    cwd: REPO,
+    stdio: 'inherit',
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill('SIGKILL'));
   child.on('exit', (code, signal) => process.exit(code ?? (signal !== null ? 1 : 0)));
   // Stop here: everything below runs in the namespace.
   await new Promise(() => {});
@@ -103,6 +105,8 @@ const SEED = values.seed !== undefined ? Number(values.seed) >>> 0 : (Math.rando
 const PROBE_EVERY = Number(values['probe-every']);
 const TRANSPORTS = values.transports.split(',').filter((t) => t !== '') as Array<'udp' | 'tcp'>;
 const NODE_PORT = Number(values['node-port']);
+/** A bound on the whole run (0: none): the lanes stop sending after it and report what they did. */
+const MAX_SECONDS = Number(values['max-seconds']);
 if (!Number.isInteger(COUNT) || COUNT < 1) usage('--count must be a positive integer');
 if (!Number.isInteger(PROBE_EVERY) || PROBE_EVERY < 1) usage('--probe-every must be a positive integer');
 if (TRANSPORTS.length === 0 || TRANSPORTS.some((t) => t !== 'udp' && t !== 'tcp')) usage('--transports is a list of udp, tcp');
@@ -116,6 +120,8 @@ interface LogStats {
   errors: number;
   byMsg: Map<string, number>;
   errorSamples: string[];
+  /** A few warn lines of each text (they name the branch, and so the input: fz-u<index>). */
+  warnSamples: Map<string, string[]>;
 }
 
 class NodeUnderTest {
@@ -127,7 +133,7 @@ class NodeUnderTest {
   /** CPU seconds (user + system) of the node processes this lane ran, summed. */
   cpuS = 0;
   #cpuNow = 0;
-  readonly log: LogStats = { lines: 0, badInput: 0, errors: 0, byMsg: new Map(), errorSamples: [] };
+  readonly log: LogStats = { lines: 0, badInput: 0, errors: 0, byMsg: new Map(), errorSamples: [], warnSamples: new Map() };
   #partial = '';
   #rssTimer: NodeJS.Timeout | undefined;
 
@@ -165,6 +171,7 @@ class NodeUnderTest {
   }
 
   #lines(text: string): void {
+    if (values['node-log'] !== undefined) appendFileSync(`${values['node-log']}.${this.port}`, text);
     this.output = (this.output + text).slice(-20_000);
     const all = (this.#partial + text).split('\n');
     this.#partial = all.pop() ?? '';
@@ -181,6 +188,11 @@ class NodeUnderTest {
         // Not pino's JSON: counted as it is.
       }
       if (msg === 'bad SIP input') this.log.badInput++;
+      if (level === 40) {
+        const samples = this.log.warnSamples.get(msg) ?? [];
+        if (samples.length < 3) samples.push(line.slice(0, 600));
+        this.log.warnSamples.set(msg, samples);
+      }
       if (level >= 50) {
         this.log.errors++;
         if (this.log.errorSamples.length < 5) this.log.errorSamples.push(line.slice(0, 2000));
@@ -214,55 +226,6 @@ class NodeUnderTest {
 }
 
 // ------------------------------------------------------------------ inputs
-
-interface Input {
-  readonly transport: 'udp' | 'tcp';
-  readonly index: number;
-  readonly seeds: readonly string[];
-  readonly ops: readonly string[];
-  /** The writes (UDP: one datagram). */
-  readonly chunks: readonly Buffer[];
-  readonly hold: boolean;
-  /** The loopback address it is sent from. */
-  readonly from: string;
-  /** UDP: the local port it is sent from. */
-  readonly fromPort?: number;
-}
-
-const seedCache = new Map<string, { seeds: Seed[]; bytes: Buffer[] }>();
-function seedsFor(host: string, port: number, nodePort: number): { seeds: Seed[]; bytes: Buffer[] } {
-  const key = `${host}:${port}:${nodePort}`;
-  let s = seedCache.get(key);
-  if (s === undefined) {
-    const seeds = loadSeeds({ repo: REPO, node: { host: HOST, port: nodePort }, self: { host, port }, overlay: 'kadsip' });
-    s = { seeds, bytes: seeds.map((x) => x.bytes) };
-    seedCache.set(key, s);
-  }
-  return s;
-}
-
-const udpSenderPort = (nodePort: number, k: number): number => nodePort + 10 + k;
-
-function udpInput(index: number, nodePort: number): Input {
-  const rng = rngFor(SEED, 'udp', index);
-  const k = index % SENDER_HOSTS.length;
-  const from = SENDER_HOSTS[k]!;
-  const fromPort = udpSenderPort(nodePort, k);
-  const { seeds, bytes } = seedsFor(from, fromPort, nodePort);
-  const seed = rng.pick(seeds);
-  const m = mutate(personalize(seed.bytes, `u${index}`), rng, bytes, MAX_DATAGRAM);
-  return { transport: 'udp', index, seeds: [seed.name], ops: m.ops, chunks: [m.bytes], hold: false, from, fromPort };
-}
-
-function tcpInput(index: number, nodePort: number): Input {
-  const rng = rngFor(SEED, 'tcp', index);
-  const from = SENDER_HOSTS[index % SENDER_HOSTS.length]!;
-  // Over TCP the source port is the kernel's: the dSIP seeds name port 5060, so their Peer-IDs are
-  // checked (and refused 493) as a real peer's would be when it sends from another port.
-  const { seeds, bytes } = seedsFor(from, 5060, nodePort);
-  const c: StreamCase = streamCase(seeds, bytes, rng, MAX_STREAM_MESSAGE + 1024, (b) => personalize(b, `t${index}-${rng.int(1000)}`));
-  return { transport: 'tcp', index, seeds: c.seeds, ops: c.ops, chunks: c.chunks, hold: c.hold, from };
-}
 
 /** Writes the inputs since the last good probe where `--replay` can read them. */
 function saveFailure(kind: 'crash' | 'hang', transport: 'udp' | 'tcp', inputs: readonly Input[], node: NodeUnderTest): string {
@@ -388,6 +351,7 @@ interface LaneReport {
   failures: string[];
   top_log_lines: Array<[string, number]>;
   error_samples: string[];
+  warn_samples: Record<string, string[]>;
   replies?: number;
   slowloris_held?: number;
   tcp_stuck?: number;
@@ -414,6 +378,7 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
     failures: [],
     top_log_lines: [],
     error_samples: [],
+    warn_samples: {},
   };
   const logTotals = new Map<string, number>();
   const harvestLog = (): void => {
@@ -422,6 +387,8 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
     report.error_log_lines += node.log.errors;
     for (const [k, v] of node.log.byMsg) logTotals.set(k, (logTotals.get(k) ?? 0) + v);
     for (const s of node.log.errorSamples) if (report.error_samples.length < 5) report.error_samples.push(s);
+    for (const [k, v] of node.log.warnSamples) if (!(k in report.warn_samples)) report.warn_samples[k] = v;
+    node.log.warnSamples.clear();
     Object.assign(node.log, { lines: 0, badInput: 0, errors: 0, errorSamples: [] });
     node.log.byMsg.clear();
   };
@@ -444,7 +411,7 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
 
   let next = 0;
   let lastReport = performance.now();
-  while (next < count && report.crashes + report.hangs < MAX_FAILURES) {
+  while (next < count && report.crashes + report.hangs < MAX_FAILURES && (MAX_SECONDS === 0 || elapsedS() < MAX_SECONDS)) {
     const batchEnd = Math.min(count, next + PROBE_EVERY);
     const batch = inputsOf(next, batchEnd);
     let failed = false;
@@ -484,6 +451,17 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
   }
   tcp?.close();
   udp?.close();
+  // --linger S: keep the node S seconds more, probed every second, so what inputs leave behind (a
+  // transaction nobody answers, Timer H/J expiries) shows in the figures.
+  for (const until = performance.now() + Number(values.linger) * 1000; performance.now() < until && !node.exited; ) {
+    await sleep(1000);
+    if ((await probe(nodePort, PROBE_TIMEOUT_MS)).status !== 200) {
+      if (node.exited) report.crashes++;
+      else report.hangs++;
+      progress(`${transport}: ${node.exited ? 'crash' : 'hang'} while lingering`);
+      break;
+    }
+  }
   harvestLog();
   report.rss_mb_max = Math.round(node.rssMaxKb / 1024);
   await node.stop();
@@ -511,7 +489,7 @@ const perLane = TRANSPORTS.map((t, i) => ({ t, n: Math.floor(COUNT / TRANSPORTS.
 const lanes = await Promise.all(
   perLane.map(({ t, n }, i) => {
     const port = NODE_PORT + i * 100;
-    return runLane(t, n, port, (from, to) => Array.from({ length: to - from }, (_, k) => (t === 'udp' ? udpInput(from + k, port) : tcpInput(from + k, port))));
+    return runLane(t, n, port, (from, to) => Array.from({ length: to - from }, (_, k) => (t === 'udp' ? udpInput(SEED, from + k, port) : tcpInput(SEED, from + k, port))));
   }),
 );
 const seconds = elapsedS();
