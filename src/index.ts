@@ -183,7 +183,7 @@ function statusOf(node: KadsipNode): NodeStatus {
 function handleOf(node: KadsipNode): KadsipNodeHandle {
   // The P2PSIP layer's view of the overlay, read through the node: its core changes on a rejoin.
   const overlay = overlayPortOf(() => node.overlay);
-  const listen = node.transport.local(node.config.transports.includes('udp') ? 'udp' : 'tcp');
+  const listen = node.transport.local(node.config.peerTransport);
   return {
     get peerId() {
       return statusOf(node).peerId;

@@ -11,6 +11,12 @@ import { createLogger } from '../node/logger.js';
 export interface StartFlags {
   listen?: string;
   transports?: string;
+  peerTransport?: string;
+  tlsPort?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsMutual?: string;
   bootstrap?: string[];
   overlay?: string;
   domain?: string[];
@@ -57,6 +63,12 @@ export async function runStart(flags: StartFlags): Promise<number> {
       flagSource({
         listen: flags.listen,
         transports: flags.transports,
+        peerTransport: flags.peerTransport,
+        tlsPort: flags.tlsPort,
+        tlsCert: flags.tlsCert,
+        tlsKey: flags.tlsKey,
+        tlsCa: flags.tlsCa,
+        tlsMutual: flags.tlsMutual,
         bootstrap: flags.bootstrap,
         overlay: flags.overlay,
         domain: flags.domain,

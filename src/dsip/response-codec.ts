@@ -64,7 +64,7 @@ export interface EncodeResponseContext {
   /** The answerer. */
   readonly self: Contact;
   /** The transport the response goes out on: over UDP, lists of peers are cut to fit MAX_UDP_BYTES. */
-  readonly protocol: 'udp' | 'tcp';
+  readonly protocol: 'udp' | 'tcp' | 'tls';
   /** The answerer's registration lifetime in its DHT-PeerID; default DEFAULT_EXPIRES_S. */
   readonly expiresS?: number;
   /** `;expires=` written on routing-state PeerURIs; default DEFAULT_EXPIRES_S. */

@@ -41,7 +41,7 @@ export interface Discovered {
 }
 
 function peerProtocol(config: NodeConfig): Protocol {
-  return config.transports.includes('udp') ? 'udp' : 'tcp';
+  return config.peerTransport;
 }
 
 function key(h: HostPort): string {

@@ -9,8 +9,8 @@ import { isIP } from 'node:net';
 import { MAX_CANDIDATES } from '../overlay/candidates.js';
 import { parseCidr, type Cidr } from '../policy/cidr.js';
 
-/** A SIP transport protocol a node listens on. */
-export type Protocol = 'udp' | 'tcp';
+/** A SIP transport protocol a node listens on (`tls`: SIP over TLS, RFC 3261 26.2, on its own port). */
+export type Protocol = 'udp' | 'tcp' | 'tls';
 
 /** An IP address (IPv6 without brackets) and a port. */
 export interface HostPort {
@@ -23,6 +23,13 @@ export interface NodeConfig {
   /** Where the node's SIP transports listen (its public address unless behind NAT). */
   listen: HostPort;
   transports: Protocol[];
+  /**
+   * The transport peers speak between them (dSIP). Its address is the node's overlay address (the
+   * one its Peer-ID hashes): with `tls`, the TLS port. Default udp when listed, else tcp, else tls.
+   */
+  peerTransport: Protocol;
+  /** TLS (transports include `tls`): port, certificate files, mutual TLS between peers. */
+  tls: TlsSettings;
   /** Peers to join through; empty: start a new overlay. */
   bootstrap: HostPort[];
   /**
@@ -115,6 +122,20 @@ export interface NodeConfig {
   trust: TrustSettings;
 }
 
+/**
+ * TLS settings, checked. cert and key are PEM files (in a closed overlay, the enrollment certificate
+ * and key by default); ca verifies the other end (the overlay CA by default in a closed overlay).
+ */
+export interface TlsSettings {
+  /** TLS listen port; default the listen port + 1 (5061 beside 5060), 0 with an ephemeral listen port. */
+  port: number;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  /** Peers must show a certificate `ca` verifies: peer requests without one get 403. */
+  mutual: boolean;
+}
+
 /** Paths of the trust files; caCert, cert and key come together, and never with overlaySecretFile. */
 export interface TrustSettings {
   caCert?: string;
@@ -127,6 +148,8 @@ export interface TrustSettings {
 export const DEFAULT_CONFIG: NodeConfig = {
   listen: { host: '127.0.0.1', port: 5060 },
   transports: ['udp', 'tcp'],
+  peerTransport: 'udp',
+  tls: { port: 5061, mutual: false },
   bootstrap: [],
   bootstrapDns: [],
   discover: null,
@@ -165,6 +188,12 @@ export const DEFAULT_CONFIG: NodeConfig = {
 export interface ConfigInput {
   listen?: string;
   transports?: string | string[];
+  peerTransport?: string;
+  tlsPort?: string | number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsMutual?: string | boolean;
   bootstrap?: string | string[];
   overlay?: string;
   domain?: string | string[];
@@ -208,6 +237,12 @@ export class ConfigError extends Error {}
 const ENV: Record<keyof ConfigInput, string> = {
   listen: 'KADSIP_LISTEN',
   transports: 'KADSIP_TRANSPORTS',
+  peerTransport: 'KADSIP_PEER_TRANSPORT',
+  tlsPort: 'KADSIP_TLS_PORT',
+  tlsCert: 'KADSIP_TLS_CERT',
+  tlsKey: 'KADSIP_TLS_KEY',
+  tlsCa: 'KADSIP_TLS_CA',
+  tlsMutual: 'KADSIP_TLS_MUTUAL',
   bootstrap: 'KADSIP_BOOTSTRAP',
   overlay: 'KADSIP_OVERLAY',
   domain: 'KADSIP_DOMAIN',
@@ -328,8 +363,8 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
   if (merged.listen !== undefined) config.listen = parseHostPort(merged.listen, 'listen', 5060);
   if (merged.transports !== undefined) {
     const list = toList(merged.transports);
-    for (const t of list) if (t !== 'udp' && t !== 'tcp') throw new ConfigError(`transports: "${t}" is not udp or tcp`);
-    if (list.length === 0) throw new ConfigError('transports: at least one of udp, tcp');
+    for (const t of list) if (t !== 'udp' && t !== 'tcp' && t !== 'tls') throw new ConfigError(`transports: "${t}" is not udp, tcp or tls`);
+    if (list.length === 0) throw new ConfigError('transports: at least one of udp, tcp, tls');
     config.transports = [...new Set(list)] as Protocol[];
   }
   if (merged.bootstrap !== undefined) {
@@ -439,6 +474,8 @@ export function resolveConfig(...inputs: ConfigInput[]): NodeConfig {
     config.natKeepaliveS = s;
   }
   config.trust = resolveTrust(merged);
+  config.peerTransport = resolvePeerTransport(merged, config.transports);
+  config.tls = resolveTls(merged, config);
   checkOneFamily(config);
   return config;
 }
@@ -513,6 +550,58 @@ function resolveTrust(merged: ConfigInput): TrustSettings {
     throw new ConfigError('overlaySecretFile: an overlay secret and a CA (--ca-cert) exclude each other: a closed overlay authenticates peers by certificate; give one of them');
   }
   return trust;
+}
+
+function resolvePeerTransport(merged: ConfigInput, transports: readonly Protocol[]): Protocol {
+  if (merged.peerTransport === undefined) return transports.includes('udp') ? 'udp' : transports.includes('tcp') ? 'tcp' : 'tls';
+  const t = merged.peerTransport.toLowerCase();
+  if (t !== 'udp' && t !== 'tcp' && t !== 'tls') throw new ConfigError(`peerTransport: "${merged.peerTransport}" is not udp, tcp or tls`);
+  if (!transports.includes(t)) throw new ConfigError(`peerTransport: ${t} is not one of the transports (${transports.join(', ')}): add it to --transports`);
+  return t;
+}
+
+/**
+ * TLS: the certificate and key (given, or the closed overlay's enrollment pair), the CA that
+ * verifies the other end (given, or the overlay CA), the port, and mutual TLS (which needs a CA).
+ * TLS settings without `tls` among the transports are refused rather than silently unused.
+ */
+function resolveTls(merged: ConfigInput, config: NodeConfig): TlsSettings {
+  const on = config.transports.includes('tls');
+  const keys = ['tlsPort', 'tlsCert', 'tlsKey', 'tlsCa', 'tlsMutual'] as const;
+  const given = keys.find((k) => merged[k] !== undefined);
+  if (!on) {
+    if (given !== undefined) throw new ConfigError(`${given}: TLS is not among the transports: add tls (--transports udp,tcp,tls)`);
+    return { port: DEFAULT_CONFIG.tls.port, mutual: false };
+  }
+  let port = config.listen.port === 0 ? 0 : config.listen.port + 1;
+  if (merged.tlsPort !== undefined) {
+    port = Number(merged.tlsPort);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`tlsPort: "${merged.tlsPort}" is not a port 0-65535`);
+  } else if (port > 65535) {
+    throw new ConfigError(`tlsPort: the default (listen port + 1) is past 65535: give one`);
+  }
+  if (port !== 0 && port === config.listen.port && config.transports.some((t) => t === 'tcp')) {
+    throw new ConfigError(`tlsPort: ${port} is the TCP listen port too: give TLS a port of its own (5061 beside 5060)`);
+  }
+  for (const k of ['tlsCert', 'tlsKey', 'tlsCa'] as const) {
+    const v = merged[k];
+    if (v !== undefined && (typeof v !== 'string' || v.trim() === '')) throw new ConfigError(`${k}: needs a file path`);
+  }
+  const cert = merged.tlsCert ?? config.trust.cert;
+  const key = merged.tlsKey ?? config.trust.key;
+  const ca = merged.tlsCa ?? config.trust.caCert;
+  if (cert === undefined || key === undefined) {
+    const missing = cert === undefined ? 'tlsCert' : 'tlsKey';
+    throw new ConfigError(`${missing}: TLS needs a certificate and its key (--tls-cert and --tls-key, PEM files; a closed overlay's --cert and --key serve by default)`);
+  }
+  let mutual = false;
+  if (merged.tlsMutual !== undefined) {
+    const m = String(merged.tlsMutual).toLowerCase();
+    if (!['on', 'off', 'true', 'false'].includes(m)) throw new ConfigError(`tlsMutual: "${merged.tlsMutual}" is not on or off`);
+    mutual = m === 'on' || m === 'true';
+  }
+  if (mutual && ca === undefined) throw new ConfigError('tlsMutual: mutual TLS needs the CA that verifies peers: give --tls-ca (or a closed overlay\'s --ca-cert)');
+  return { port, cert, key, ...(ca !== undefined ? { ca } : {}), mutual };
 }
 
 function flagName(key: keyof ConfigInput): string {

@@ -27,7 +27,10 @@ import { DigestAuthenticator, loadUsersFile, Registrar } from '../registrar/inde
 import { NodeDnsClient, Rfc3263Resolver } from '../resolve/index.js';
 import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { SipTransport } from '../sip/transport/index.js';
-import type { NodeConfig } from './config.js';
+import type { NodeConfig, Protocol } from './config.js';
+import { loadTlsMaterial, TlsSetupError, unverifiedPeerRefusal } from './tls-setup.js';
+import type { TlsMaterial } from '../sip/transport/tls.js';
+import { PerSourceRateLimit } from '../sip/transport/bad-input-log.js';
 import { addressFacing } from './facing.js';
 import { startHttpStatus } from './http-status.js';
 import { LocationService } from '../p2psip/location-service.js';
@@ -118,6 +121,8 @@ export class KadsipNode {
   readonly behindNat: boolean;
   private httpClose?: () => Promise<void>;
   private closed = false;
+  /** One log line per source and minute for peer requests refused by mutual TLS. */
+  private readonly tlsRefusals = new PerSourceRateLimit(1024, 60_000);
   /** The overlay's trust mode (PROTOCOL.md section 11): open, secret or closed, with its material. */
   readonly trust: TrustMode;
   /** Closed overlay with a CRL file: reloads it when it changes. */
@@ -142,7 +147,7 @@ export class KadsipNode {
     this.trust = trust;
     // Secret mode: Peer-IDs are HMACs of the address under the secret (PROTOCOL.md 11.3).
     const idOf = trust.mode === 'secret' ? trust.peerIds.idOf : peerIdFromAddress;
-    const local = canonicalEndpoint(transport.local(config.transports.includes('udp') ? 'udp' : 'tcp'));
+    const local = canonicalEndpoint(transport.local(config.peerTransport));
     // The Peer-ID hashes the address as text (PROTOCOL.md sections 1 and 9), and peers hash the
     // canonical text of the address they see: `--public [2001:DB8:0::A]:5060` must hash 2001:db8::a.
     const adv = canonicalEndpoint(reach.advertised);
@@ -163,7 +168,7 @@ export class KadsipNode {
         transactions,
         overlay: config.overlay,
         self,
-        protocol: config.transports.includes('udp') ? 'udp' : 'tcp',
+        protocol: config.peerTransport,
         log: log.child({ component: 'dsip' }),
         // Closed: the peer-authentication guard for this Peer-ID; secret: the Peer-ID scheme.
         ...linkTrust(trust, self, config.overlay, log.child({ component: 'peer-auth' })),
@@ -213,7 +218,7 @@ export class KadsipNode {
         supportedTransports: config.transports,
       }),
       clock: realClock,
-      peerProtocol: config.transports.includes('udp') ? 'udp' : 'tcp',
+      peerProtocol: config.peerTransport,
       flowOpen: transport.hasFlow,
       ...(reach.attach ? { attachPeer: () => attachPeer } : {}),
     });
@@ -229,8 +234,12 @@ export class KadsipNode {
         relay?.sync(aor);
       }, relay === undefined, bindings.signer);
     this.registrations = makeRegistrations();
-    const proxySelf = (a: { host: string; port: number }): Array<{ host: string; port: number; protocol: 'udp' | 'tcp' }> =>
-      (a.host === local.host && a.port === local.port ? [a] : [a, local]).flatMap((x) => config.transports.map((protocol) => ({ host: x.host, port: x.port, protocol })));
+    // Each transport at its own port (TLS has one of its own, 5061): an address's port for a
+    // protocol keeps that protocol's offset from the overlay address's.
+    const proxySelf = (a: { host: string; port: number }): Array<{ host: string; port: number; protocol: Protocol }> =>
+      (a.host === local.host && a.port === local.port ? [a] : [a, local]).flatMap((x) =>
+        config.transports.map((protocol) => ({ host: x.host, port: x.port + transport.local(protocol).port - local.port, protocol })),
+      );
     // Who may do what (README "Who may do what", src/policy): asked by the proxy before it forwards.
     this.policy = new AdmissionPolicy({
       trustedNetworks: config.trustedNetworks,
@@ -267,7 +276,14 @@ export class KadsipNode {
     });
     transactions.onRequest((request, txn) => {
       if (this.closed) return;
-      if (isPeerRequest(request)) this.peerLink.serve(request, txn, this.overlay);
+      if (isPeerRequest(request)) {
+        // Mutual TLS (README "TLS"): peer requests only over a TLS connection with a verified certificate.
+        const refused = config.tls.mutual ? unverifiedPeerRefusal(request, txn.source, transport.isVerifiedTls, this.self.address) : null;
+        if (refused !== null) {
+          if (this.tlsRefusals.allow(`${txn.source.protocol}:${txn.source.host}`)) log.warn({ source: txn.source }, 'peer request refused: no verified TLS certificate (mutual TLS)');
+          txn.respond(refused);
+        } else this.peerLink.serve(request, txn, this.overlay);
+      }
       else if (request.method === 'REGISTER') this.register(request, txn);
       else this.proxy.handleRequest(request, txn);
     });
@@ -365,10 +381,17 @@ export class KadsipNode {
     const { trust } = loaded;
     const config = { ...options.config, bootstrap: discovered.bootstrap, overlay: loaded.overlay };
     if (trust.mode === 'open') logger.warn({ overlay: config.overlay }, 'open overlay: any peer may join and store');
+    let tls: TlsMaterial | undefined;
+    try {
+      tls = config.transports.includes('tls') ? loadTlsMaterial(config.tls) : undefined;
+    } catch (e) {
+      throw e instanceof TlsSetupError ? new StartupError(e.message, e) : e;
+    }
     const { transport, transactions } = await openSipStack({
       host: config.listen.host,
       port: config.listen.port,
       protocols: config.transports,
+      ...(tls ? { tls: { port: config.tls.port, material: tls } } : {}),
       clock: realClock,
       timers: { T1: config.sipT1Ms },
       logger: logger.child({ component: 'transport' }),
@@ -421,7 +444,7 @@ export class KadsipNode {
       }).catch((e: unknown) => {
         throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
       });
-      const onLink = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
+      const onLink = transport.local(config.peerTransport);
       const lan = await announceOnLan({ config, role: created.role, peerIdHex: idToHex(created.self.id), address: { host: onLink.host, port: onLink.port }, log: logger.child({ component: 'discovery' }) }).catch((e: unknown) => {
         throw e instanceof BootstrapDiscoveryError ? new StartupError(e.message, e) : e;
       });
@@ -708,13 +731,15 @@ function canonicalEndpoint(e: { host: string; port: number }): { host: string; p
  * (src/node/nat.ts); else the listen address.
  */
 async function findReachability(config: NodeConfig, transport: SipTransport, transactions: TransactionLayer, log: Logger, trust: TrustMode): Promise<Reachability> {
-  const local = transport.local(config.transports.includes('udp') ? 'udp' : 'tcp');
+  const local = transport.local(config.peerTransport);
   let advertised = config.public ?? { host: local.host, port: local.port };
   let behindNat = false;
   let attach: { host: string; port: number } | undefined;
   let stunServers: string[] | undefined;
   const socket = transport.udpSocket();
-  if (!config.public && config.bootstrap.length > 0 && socket) {
+  // NAT probing learns the UDP port's mapping: a node whose peers reach it over TLS (its own port)
+  // gives --public behind NAT instead.
+  if (!config.public && config.bootstrap.length > 0 && socket && config.peerTransport !== 'tls') {
     const outcome = await probeNat({
       transactions,
       socket,

@@ -11,6 +11,7 @@
  * 2xx retransmissions come as strays and are forwarded statelessly (stateless.ts).
  * Never throws; state is bounded (branches per request, live contexts).
  */
+import { isSipsUri, needsTls, SIPS_NO_TLS_HOP, SIPS_OVER_PLAIN_HOP } from './sips.js';
 import type { Clock } from '../common/clock.js';
 import { realClock } from '../common/real-clock.js';
 import {
@@ -30,7 +31,7 @@ import { firstRoute, preprocessRoutes } from './route.js';
 import { SelfAddresses } from './self.js';
 import { forwardAck, forwardResponseByVia, type StatelessDeps } from './stateless.js';
 import { findTargets, planBranches, type TargetDeps } from './targets.js';
-import type { LocalHandler, ProxyOptions, ProxyStats } from './types.js';
+import type { Admission, LocalHandler, ProxyOptions, ProxyStats } from './types.js';
 import { validateForForwarding } from './validate.js';
 import { stripTopVia } from './via.js';
 import { SILENT_LOGGER } from '../common/logger.js';
@@ -51,6 +52,11 @@ export const defaultLocalHandler: LocalHandler = (req, txn) => {
   }
 };
 
+/** 16.4 changed the Route set or the Request-URI: a Route value of ours was on top (or a strict router's). */
+function cameByOurRoute(received: SipRequest, pre: SipRequest): boolean {
+  return pre.uri !== received.uri || pre.headers.getAll('route').join(',') !== received.headers.getAll('route').join(',');
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -63,6 +69,7 @@ export class StatefulProxy {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #local: LocalHandler;
+  readonly #admission: Admission | undefined;
   readonly #maxContexts: number;
   readonly #hooks: ContextHooks;
   readonly #targetDeps: TargetDeps;
@@ -92,6 +99,7 @@ export class StatefulProxy {
     this.#clock = opts.clock ?? realClock;
     this.#log = opts.logger ?? SILENT_LOGGER;
     this.#local = opts.local ?? defaultLocalHandler;
+    this.#admission = opts.admission;
     this.#maxContexts = opts.limits?.maxContexts ?? DEFAULT_MAX_CONTEXTS;
     this.#hooks = {
       layer: this.#layer,
@@ -173,6 +181,16 @@ export class StatefulProxy {
       isLoop(req, (v) => this.#self.isSelfVia(v), (b) => this.#byBranch.get(b)?.loopHash),
     );
     if (problem !== null) return this.#reject(req, txn, problem.status, problem.reason, problem.headers);
+    if (isSipsUri(pre.uri) && txn.source.protocol !== 'tls') {
+      return this.#reject(req, txn, 416, 'Unsupported URI Scheme', [['Warning', `399 kadsip "${SIPS_OVER_PLAIN_HOP}"`]]);
+    }
+    // 16.3 step 6: who may have us forward what (src/policy), answered before any 100 Trying.
+    let forward = pre;
+    if (this.#admission !== undefined) {
+      const verdict = this.#admission({ request: req, pre, source: txn.source, viaOurRoute: cameByOurRoute(req, pre) });
+      if (!verdict.admit) return this.#reject(req, txn, verdict.status, verdict.reason, verdict.headers);
+      if (verdict.request !== undefined) forward = verdict.request;
+    }
     if (this.#contexts.size >= this.#maxContexts) {
       return this.#reject(req, txn, 503, 'Service Unavailable', [['Retry-After', String(OVERLOAD_RETRY_AFTER_S)]]);
     }
@@ -185,7 +203,7 @@ export class StatefulProxy {
     this.#branchesOf.set(ctx, []);
     if (ctx.isInvite) this.#byServerTxn.set(txn, ctx);
     this.#forwarded++;
-    void this.#route(ctx, pre);
+    void this.#route(ctx, forward);
   }
 
   /** 16.5 and 16.6, asynchronous because the resolver is. */
@@ -204,11 +222,13 @@ export class StatefulProxy {
       }
       // 16.6 step 4 (RFC 5658 when the previous and the next hop reach us at different addresses).
       const from = ctx.serverTxn.source;
-      const rr = this.#recordRoute ? (to: Endpoint) => this.#self.recordRoutes(from, to) : undefined;
+      const sips = needsTls(pre);
+      const rr = this.#recordRoute ? (to: Endpoint) => this.#self.recordRoutes(from, to, sips) : undefined;
       const plans = await planBranches(pre, targets, rr, this.#targetDeps);
       if (ctx.over) return;
       if (plans.length === 0) {
         this.#rejected++;
+        if (sips) return ctx.reject(480, 'Temporarily Unavailable', [['Warning', `399 kadsip "${SIPS_NO_TLS_HOP}"`]]);
         return ctx.reject(503, 'Service Unavailable');
       }
       ctx.fork(plans);

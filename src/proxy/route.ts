@@ -110,17 +110,19 @@ export function postprocessRoutes(copy: SipRequest): Uri | undefined {
 
 /**
  * Transport address of a SIP URI whose host is an IP literal (RFC 3263 4.1/4.2 for numeric hosts:
- * transport param, else UDP; sips means TCP here, TLS being unsupported). Undefined for a host name
- * (the resolver's job) or a transport we lack.
+ * transport param, else UDP). A sips: URI means TLS (over TCP, RFC 5630 section 3.1.3: `;transport=tcp`
+ * on a sips: URI is still TLS), default port 5061; `;transport=tls` on a sip: URI is TLS too.
+ * Undefined for a host name (the resolver's job) or a transport we lack.
  */
 export function numericEndpoint(uri: Uri): Endpoint | undefined {
   if (uri.kind !== 'sip' || uri.hostKind === 'domain') return undefined;
   const sips = uri.scheme.toLowerCase() === 'sips';
   const t = getUriParam(uri, 'transport')?.toLowerCase();
   let protocol: Endpoint['protocol'];
-  if (t === undefined || t === null) protocol = sips ? 'tcp' : 'udp';
+  if (t === undefined || t === null) protocol = sips ? 'tls' : 'udp';
   else if (t === 'udp' && !sips) protocol = 'udp';
-  else if (t === 'tcp') protocol = 'tcp';
+  else if (t === 'tcp') protocol = sips ? 'tls' : 'tcp';
+  else if (t === 'tls') protocol = 'tls';
   else return undefined;
   return { protocol, host: hostForSocket(uri.host), port: uri.port ?? (sips ? 5061 : 5060) };
 }

@@ -63,10 +63,20 @@ export class SelfAddresses {
    * at. The UAS takes the list in order as its route set (12.1.1) and the UAC in reverse (12.1.2),
    * so each end meets first the address facing it.
    */
-  recordRoutes(from: Endpoint, to: Endpoint): string[] {
-    const inbound = recordRouteValue(this.#facing(from));
-    const outbound = recordRouteValue(this.#facing(to));
+  recordRoutes(from: Endpoint, to: Endpoint, sips = false): string[] {
+    const inbound = recordRouteValue(this.#onProtocol(this.#facing(from), from.protocol), from.protocol, sips);
+    const outbound = recordRouteValue(this.#onProtocol(this.#facing(to), to.protocol), to.protocol, sips);
     return inbound === outbound ? [inbound] : [outbound, inbound];
+  }
+
+  /**
+   * The facing address at the port of the hop's protocol: TLS listens on a port of its own (5061),
+   * so a hop reached over TLS must be given that port, not the UDP/TCP one.
+   */
+  #onProtocol(a: { readonly host: string; readonly port: number }, protocol: Protocol): { readonly host: string; readonly port: number } {
+    if (protocol !== 'tls') return a;
+    const host = normalizeHost(a.host);
+    return this.#list.find((x) => x.protocol === 'tls' && normalizeHost(x.host) === host) ?? a;
   }
 
   #first(protocol: Protocol): SelfAddress {
@@ -75,6 +85,14 @@ export class SelfAddresses {
   }
 }
 
-function recordRouteValue(a: { readonly host: string; readonly port: number }): string {
-  return `<sip:${hostForWire(a.host)}:${a.port};lr>`;
+/**
+ * One Record-Route value. A hop over TLS gets the TLS port and `transport=tls`, so in-dialog
+ * requests come back over TLS (RFC 3261 26.2: TLS is hop by hop; `transport=tls` is deprecated by
+ * RFC 5630 section 3.1.3 but it is what deployed UAs, Kamailio and SIPp read for a sip: route).
+ * A request for a sips: URI gets a sips: value (16.6 step 4: "the URI placed into the
+ * Record-Route header field MUST be a SIPS URI"), which means TLS by itself.
+ */
+function recordRouteValue(a: { readonly host: string; readonly port: number }, protocol: Protocol, sips: boolean): string {
+  if (sips) return `<sips:${hostForWire(a.host)}:${a.port};lr>`;
+  return `<sip:${hostForWire(a.host)}:${a.port}${protocol === 'tls' ? ';transport=tls' : ''};lr>`;
 }

@@ -15,6 +15,7 @@ import type { Endpoint, Logger } from '../sip/transport/index.js';
 import { addRecordRoute, buildBranchRequest } from './forward-request.js';
 import type { BranchPlan } from './context.js';
 import { firstRoute, numericEndpoint } from './route.js';
+import { needsTls } from './sips.js';
 import type { SelfAddresses } from './self.js';
 import { resolveHop } from './stateless.js';
 import type { ResolveFailure, TargetResolver } from './types.js';
@@ -135,10 +136,16 @@ export async function planBranches(
       deps.log.debug({ uri: pre.uriRaw }, 'no next hop for target: skipped');
       continue;
     }
+    // sips: travels over TLS only (RFC 5630 section 3.1.1): a plain next hop is no hop for it.
+    const tlsOnly = needsTls(pre) || needsTls(built.request);
+    if (tlsOnly && destination.protocol !== 'tls') {
+      deps.log.info({ uri: pre.uriRaw, destination }, 'sips: request not sent over a hop without TLS');
+      continue;
+    }
     // The other addresses of a server set (failover) are the same service: they face us the same way.
     if (recordRoute !== undefined) addRecordRoute(built.request, recordRoute(destination));
     // A Route decides the next hop itself: the resolver's other addresses are not for it.
-    const failover = built.hop === undefined ? t.failover : undefined;
+    const failover = built.hop === undefined ? t.failover?.filter((f) => !tlsOnly || f.protocol === 'tls') : undefined;
     plans.push({ request: built.request, destination, ...(failover !== undefined ? { failover } : {}) });
   }
   return plans;

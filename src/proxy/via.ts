@@ -18,13 +18,13 @@ export function stripTopVia(response: SipResponse): { response: SipResponse; rem
 /**
  * Where a response goes according to a Via value (RFC 3261 18.2.2, RFC 3581 section 4): the received
  * address if present, else the sent-by host; the rport if it has a value, else the sent-by port
- * (default 5060). Transports other than UDP and TCP are not ours to use: undefined.
+ * (default 5060, 5061 for TLS). Transports other than UDP, TCP and TLS are not ours to use: undefined.
  */
 export function viaDestination(via: Via): Endpoint | undefined {
   const t = via.transport.toLowerCase();
-  if (t !== 'udp' && t !== 'tcp') return undefined;
+  if (t !== 'udp' && t !== 'tcp' && t !== 'tls') return undefined;
   const host = viaReceived(via) ?? hostForSocket(via.host);
   const rport = viaRport(via);
-  const port = typeof rport === 'number' ? rport : (via.port ?? 5060);
+  const port = typeof rport === 'number' ? rport : (via.port ?? (t === 'tls' ? 5061 : 5060));
   return { protocol: t, host: hostForSocket(host), port };
 }

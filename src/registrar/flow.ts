@@ -11,7 +11,7 @@
  * Contact otherwise:
  *  1. the phone asked for outbound flow routing: `;ob` in the Contact URI or a reg-id
  *     (RFC 5626 sections 4.2, 5.3);
- *  2. it registered over a connection (TCP) that is still open: requests reuse it (RFC 5626
+ *  2. it registered over a connection (TCP, TLS) that is still open: requests reuse it (RFC 5626
  *     section 5.3, RFC 3261 18.2.2's connection reuse);
  *  3. the Contact's host is not the IP address the REGISTER came from (a private address behind
  *     a NAT, or a host name that cannot be compared);
@@ -33,12 +33,17 @@ export function needsFlowRouting(binding: RegistrarBinding, flowOpen: FlowOpen =
   return normalizeHost(uri.host) !== normalizeHost(binding.source.host);
 }
 
-/** The Contact URI as a destination: its host, port (5060) and transport (UDP); null for a non-SIP URI. */
+/**
+ * The Contact URI as a destination: its host, port and transport; UDP at 5060 by default, TLS at
+ * 5061 for a sips: Contact or `;transport=tls` (RFC 3261 26.2, RFC 5630); null for a non-SIP URI.
+ */
 export function contactEndpoint(uri: Uri): Endpoint | null {
   if (uri.kind !== 'sip') return null;
   const transport = getUriParam(uri, 'transport');
-  const protocol = typeof transport === 'string' && transport.toLowerCase() === 'tcp' ? 'tcp' : 'udp';
-  return { protocol, host: normalizeHost(uri.host), port: uri.port ?? 5060 };
+  const t = typeof transport === 'string' ? transport.toLowerCase() : undefined;
+  const sips = uri.scheme.toLowerCase() === 'sips';
+  const protocol = sips || t === 'tls' ? 'tls' : t === 'tcp' ? 'tcp' : 'udp';
+  return { protocol, host: normalizeHost(uri.host), port: uri.port ?? (protocol === 'tls' ? 5061 : 5060) };
 }
 
 /** Where a request for this binding is sent: the flow it registered on, or its Contact. */

@@ -8,7 +8,7 @@ import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { realClock } from '../common/real-clock.js';
 import { TransactionLayer, type TimerValues } from './transaction/index.js';
-import { SipTransport, type InboundMessage, type Protocol, type TransportLimits } from './transport/index.js';
+import { SipTransport, type InboundMessage, type ListenOptions, type Protocol, type TransportLimits } from './transport/index.js';
 
 export interface SipStackOptions {
   readonly host: string;
@@ -16,6 +16,8 @@ export interface SipStackOptions {
   readonly port: number;
   /** Default UDP only. */
   readonly protocols?: readonly Protocol[];
+  /** With 'tls' among the protocols: its port and certificate. */
+  readonly tls?: ListenOptions['tls'];
   readonly limits?: TransportLimits;
   readonly timers?: TimerValues;
   readonly clock?: Clock;
@@ -46,6 +48,7 @@ export async function openSipStack(options: SipStackOptions): Promise<SipStack> 
     host: options.host,
     port: options.port,
     protocols: options.protocols ?? ['udp'],
+    ...(options.tls ? { tls: options.tls } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -23,8 +23,9 @@ export function responseTargets(request: SipRequest, source: Endpoint): Response
     return { primary: source };
   }
   const host = viaReceived(via) ?? hostForSocket(via.host);
-  if (source.protocol === 'tcp') {
-    return { primary: source, fallback: { protocol: 'tcp', host, port: via.port ?? 5060 } };
+  if (source.protocol !== 'udp') {
+    // TLS as TCP: the same connection, else a new one to sent-by (default 5061 for TLS, 18.2.2).
+    return { primary: source, fallback: { protocol: source.protocol, host, port: via.port ?? (source.protocol === 'tls' ? 5061 : 5060) } };
   }
   const rport = viaRport(via);
   const port = typeof rport === 'number' ? rport : (via.port ?? 5060);

@@ -1,13 +1,42 @@
 /**
- * The TCP side of a transport: one listening server plus a table of
- * connections keyed by remote address, whichever side opened them, so a
- * response goes back over the connection its request came on (RFC 3261
- * 18.2.2) and requests to a peer reuse an open connection (18.1.1).
- * Each connection frames its byte stream with StreamFramer (18.3).
+ * The stream side of a transport, for TCP and for TLS alike: one listening server plus a table of
+ * connections keyed by remote address, whichever side opened them, so a response goes back over
+ * the connection its request came on (RFC 3261 18.2.2) and requests to a peer reuse an open
+ * connection (18.1.1). Each connection frames its byte stream with StreamFramer (18.3). What
+ * differs between TCP and TLS is only how a server is made and a connection opened (a
+ * `StreamKind`: `tcpKind` here, `tlsKind` in tls.ts); framing, limits, idleness and reuse are this
+ * one piece of code.
  */
 import net from 'node:net';
 import { StreamFramer, type MessageParseError, type ParseResult } from '../message/index.js';
 import { endpointKey, normalizeHost, type Endpoint } from './types.js';
+
+/** How a stream protocol makes its server and opens connections. */
+export interface StreamKind {
+  readonly protocol: 'tcp' | 'tls';
+  /**
+   * A server that calls `onSocket` for every connection ready to carry SIP (for TLS: once the
+   * handshake is done). `maxConnections` is for kinds whose sockets exist before they are ready.
+   */
+  createServer(onSocket: (socket: net.Socket) => void, maxConnections: number): net.Server;
+  /** A new outgoing connection; bytes written before it is ready are queued by the socket. */
+  connect(to: { host: string; port: number }, localAddress: string | undefined): net.Socket;
+  /** For TLS: whether the remote end showed a certificate that the configured CA verified. */
+  verified?(socket: net.Socket): boolean;
+  /**
+   * The event after which an outgoing connection carries SIP ('secureConnect' for TLS). Until
+   * then writes wait, so that a failed handshake fails the sends that waited on it: a TLS socket
+   * reports a write before its handshake as done, and a send refused by the peer's certificate
+   * check would otherwise look delivered.
+   */
+  readonly readyEvent?: string;
+}
+
+export const tcpKind: StreamKind = {
+  protocol: 'tcp',
+  createServer: (onSocket) => net.createServer({ allowHalfOpen: false }, onSocket),
+  connect: (to, localAddress) => net.connect({ host: to.host, port: to.port, ...(localAddress ? { localAddress } : {}) }),
+};
 
 export interface TcpHandlers {
   /** A whole message was cut from the stream (its parse may still have failed; the stream stays usable). */
@@ -40,13 +69,25 @@ class Connection {
   readonly #pending = new Set<Done>();
   readonly #idle: NodeJS.Timeout;
   #lastError: Error | undefined;
+  /** Writes waiting for `readyEvent`; null once the connection is ready. */
+  #waiting: Array<{ data: Buffer; done: Done }> | null = null;
+  #waitingBytes = 0;
 
   constructor(
     readonly key: string,
     readonly remote: Endpoint,
     readonly socket: net.Socket,
     opts: TcpOptions,
+    readyEvent?: string,
   ) {
+    if (readyEvent !== undefined) {
+      this.#waiting = [];
+      socket.once(readyEvent, () => {
+        const waiting = this.#waiting ?? [];
+        this.#waiting = null;
+        for (const w of waiting) socket.write(w.data, (err) => w.done(err ?? null));
+      });
+    }
     this.framer = new StreamFramer({ maxMessageSize: opts.maxMessageSize });
     // Idleness is measured in complete messages, not bytes: a peer trickling
     // one byte at a time (or sending half a message and stalling) still times out.
@@ -72,7 +113,7 @@ class Connection {
   }
 
   write(data: Buffer, done: Done, maxBacklog: number): void {
-    if (this.socket.writableLength > maxBacklog) {
+    if (this.socket.writableLength + this.#waitingBytes > maxBacklog) {
       this.socket.destroy(new Error('peer is not reading: write backlog too large'));
       done(new Error('peer is not reading: write backlog too large'));
       return;
@@ -86,6 +127,11 @@ class Connection {
     };
     this.#pending.add(once);
     this.touch();
+    if (this.#waiting !== null) {
+      this.#waiting.push({ data, done: once });
+      this.#waitingBytes += data.length;
+      return;
+    }
     this.socket.write(data, (err) => once(err ?? null));
   }
 
@@ -95,8 +141,10 @@ class Connection {
   }
 }
 
+/** A stream channel (TCP or TLS, after its `StreamKind`). */
 export class TcpChannel {
   #port: number | undefined;
+  readonly #kind: StreamKind;
   readonly #server: net.Server;
   readonly #opts: TcpOptions;
   readonly #handlers: TcpHandlers;
@@ -105,19 +153,23 @@ export class TcpChannel {
   readonly #localAddress: string | undefined;
   #closed = false;
 
-  private constructor(server: net.Server, host: string, opts: TcpOptions, handlers: TcpHandlers) {
+  private constructor(kind: StreamKind, server: net.Server, host: string, opts: TcpOptions, handlers: TcpHandlers) {
+    this.#kind = kind;
     this.#server = server;
     this.#opts = opts;
     this.#handlers = handlers;
     // Bind outgoing connections to the listening address so peers see the
     // same source IP for UDP and TCP (unless we listen on a wildcard).
     this.#localAddress = host === '0.0.0.0' || host === '::' ? undefined : host;
-    server.on('connection', (socket) => this.#accept(socket));
-    server.on('error', (e) => handlers.event('warn', { err: e.message }, 'tcp server error'));
+    server.on('error', (e) => handlers.event('warn', { err: e.message }, `${kind.protocol} server error`));
   }
 
-  static listen(host: string, port: number, opts: TcpOptions, handlers: TcpHandlers): Promise<TcpChannel> {
-    const server = net.createServer({ allowHalfOpen: false });
+  static listen(host: string, port: number, opts: TcpOptions, handlers: TcpHandlers, kind: StreamKind = tcpKind): Promise<TcpChannel> {
+    let channel: TcpChannel | undefined;
+    const server = kind.createServer((socket) => {
+      if (channel) channel.#accept(socket);
+      else socket.destroy();
+    }, opts.maxConnections);
     return new Promise((resolve, reject) => {
       const failListen = (e: Error) => {
         server.close();
@@ -126,7 +178,8 @@ export class TcpChannel {
       server.once('error', failListen);
       server.listen({ host, port, exclusive: true }, () => {
         server.off('error', failListen);
-        resolve(new TcpChannel(server, host, opts, handlers));
+        channel = new TcpChannel(kind, server, host, opts, handlers);
+        resolve(channel);
       });
     });
   }
@@ -150,6 +203,12 @@ export class TcpChannel {
     return this.#conns.get(endpointKey(to))?.usable === true;
   }
 
+  /** Whether the open connection to `to` showed a certificate the configured CA verified (TLS only). */
+  isVerified(to: { host: string; port: number }): boolean {
+    const conn = this.#conns.get(endpointKey(to));
+    return conn?.usable === true && this.#kind.verified?.(conn.socket) === true;
+  }
+
   /** Writes to the connection to `to`, opening one if none is usable. Outcome goes to `done`. */
   send(data: Buffer, to: Endpoint, done: Done): void {
     if (this.#closed) {
@@ -160,18 +219,18 @@ export class TcpChannel {
     let conn = this.#conns.get(key);
     if (conn === undefined || !conn.usable) {
       if (this.#all.size >= this.#opts.maxConnections) {
-        done(new Error(`TCP connection limit (${this.#opts.maxConnections}) reached`));
+        done(new Error(`${this.#kind.protocol.toUpperCase()} connection limit (${this.#opts.maxConnections}) reached`));
         return;
       }
       let socket: net.Socket;
       try {
-        socket = net.connect({ host: to.host, port: to.port, ...(this.#localAddress ? { localAddress: this.#localAddress } : {}) });
+        socket = this.#kind.connect(to, this.#localAddress);
       } catch (e) {
         done(e instanceof Error ? e : new Error(String(e)));
         return;
       }
-      conn = this.#register(key, { protocol: 'tcp', host: normalizeHost(to.host), port: to.port }, socket);
-      this.#handlers.event('debug', { to: key }, 'tcp connecting');
+      conn = this.#register(key, { protocol: this.#kind.protocol, host: normalizeHost(to.host), port: to.port }, socket, this.#kind.readyEvent);
+      this.#handlers.event('debug', { to: key }, `${this.#kind.protocol} connecting`);
     }
     conn.write(data, done, this.#opts.maxMessageSize * MAX_WRITE_BACKLOG_FACTOR);
   }
@@ -186,22 +245,22 @@ export class TcpChannel {
 
   #accept(socket: net.Socket): void {
     if (this.#closed || this.#all.size >= this.#opts.maxConnections || socket.remoteAddress === undefined) {
-      this.#handlers.event('warn', { from: socket.remoteAddress, limit: this.#opts.maxConnections }, 'tcp connection refused');
+      this.#handlers.event('warn', { from: socket.remoteAddress, limit: this.#opts.maxConnections }, `${this.#kind.protocol} connection refused`);
       socket.on('error', () => {});
       socket.destroy();
       return;
     }
-    const remote: Endpoint = { protocol: 'tcp', host: normalizeHost(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    const remote: Endpoint = { protocol: this.#kind.protocol, host: normalizeHost(socket.remoteAddress), port: socket.remotePort ?? 0 };
     this.#register(endpointKey(remote), remote, socket);
   }
 
-  #register(key: string, remote: Endpoint, socket: net.Socket): Connection {
-    const conn = new Connection(key, remote, socket, this.#opts);
+  #register(key: string, remote: Endpoint, socket: net.Socket, readyEvent?: string): Connection {
+    const conn = new Connection(key, remote, socket, this.#opts, readyEvent);
     this.#conns.set(key, conn);
     this.#all.add(conn);
     this.#handlers.connections(this.#all.size);
     socket.on('data', (chunk: Buffer) => this.#data(conn, chunk));
-    socket.on('error', (e) => this.#handlers.event('debug', { peer: key, err: e.message }, 'tcp connection error'));
+    socket.on('error', (e) => this.#handlers.event('debug', { peer: key, err: e.message }, `${this.#kind.protocol} connection error`));
     socket.on('close', () => {
       this.#all.delete(conn);
       if (this.#conns.get(key) === conn) this.#conns.delete(key);

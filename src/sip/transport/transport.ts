@@ -16,7 +16,8 @@ import {
 } from '../message/index.js';
 import { canonicalIpv6, parseMessage } from '../message/index.js';
 import { PerSourceRateLimit } from './bad-input-log.js';
-import { TcpChannel } from './tcp.js';
+import { TcpChannel, tcpKind } from './tcp.js';
+import { tlsKind, type TlsMaterial } from './tls.js';
 import {
   DEFAULT_LIMITS,
   MTU_LIMIT,
@@ -37,10 +38,12 @@ import { SILENT_LOGGER } from '../../common/logger.js';
 export interface ListenOptions {
   /** IP address to bind (an IP, not a name: it is also what our Via sent-by and the 18.1.2 check use). */
   readonly host: string;
-  /** Port for every protocol; 0 picks one ephemeral port shared by UDP and TCP. */
+  /** Port for UDP and TCP; 0 picks one ephemeral port shared by both. */
   readonly port: number;
-  /** Default ['udp', 'tcp']. */
+  /** Default ['udp', 'tcp']; 'tls' needs `tls`. */
   readonly protocols?: readonly Protocol[];
+  /** TLS (RFC 3261 26.2): its own port (0: ephemeral; SIP's default is 5061) and certificate. */
+  readonly tls?: { readonly port: number; readonly material: TlsMaterial };
   readonly limits?: TransportLimits;
   readonly logger?: Logger;
   /** Other hosts (public IP, DNS name) a Via sent-by may name and still be ours (RFC 3261 18.1.2). */
@@ -73,11 +76,12 @@ export class SipTransport {
   readonly #log: Logger;
   readonly #limits: Required<TransportLimits>;
   readonly #badInput: PerSourceRateLimit;
-  readonly #stats: TransportStats = { udpIn: 0, udpOut: 0, tcpIn: 0, tcpOut: 0, parseErrors: 0, dropped: 0, tcpConnections: 0 };
+  readonly #stats: TransportStats = { udpIn: 0, udpOut: 0, tcpIn: 0, tcpOut: 0, parseErrors: 0, dropped: 0, tcpConnections: 0, tlsConnections: 0 };
   readonly #messageHandlers: Array<(m: InboundMessage) => void> = [];
   readonly #errorHandlers: Array<(e: SendError) => void> = [];
   #udp: UdpChannel | undefined;
   #tcp: TcpChannel | undefined;
+  #tls: TcpChannel | undefined;
   #closed = false;
 
   private constructor(opts: ListenOptions) {
@@ -94,10 +98,12 @@ export class SipTransport {
     const t = new SipTransport(opts);
     const protocols = new Set<Protocol>(opts.protocols ?? ['udp', 'tcp']);
     if (protocols.size === 0) throw new Error('no protocol to listen on');
+    if (protocols.has('tls') && opts.tls === undefined) throw new Error('tls needs a certificate and key');
     const attempts = opts.port === 0 && protocols.size > 1 ? SHARED_PORT_ATTEMPTS : 1;
     for (let i = 1; ; i++) {
       try {
         await t.#bind(opts.port, protocols);
+        if (protocols.has('tls') && opts.tls) await t.#bindTls(opts.tls.port, opts.tls.material);
         return t;
       } catch (e) {
         await t.close();
@@ -117,29 +123,48 @@ export class SipTransport {
       p = this.#udp.port;
     }
     if (protocols.has('tcp')) {
-      this.#tcp = await TcpChannel.listen(
-        this.#host,
-        p,
-        { maxConnections: this.#limits.maxTcpConnections, idleMs: this.#limits.tcpIdleMs, maxMessageSize: this.#limits.maxMessageSize },
-        {
-          message: (raw, result, source) => {
-            this.#stats.tcpIn++;
-            this.#inbound(raw, result, source);
-          },
-          framingError: (error, source) => {
-            this.#stats.tcpIn++;
-            const reply = this.#badInputReply(error, source);
-            if (reply !== null) this.#stats.tcpOut++;
-            return reply === null ? null : serializeMessage(reply);
-          },
-          ping: () => this.#stats.tcpIn++,
-          event: (level, fields, text) => this.#log[level](fields, text),
-          connections: (n) => {
-            this.#stats.tcpConnections = n;
-          },
-        },
-      );
+      this.#tcp = await TcpChannel.listen(this.#host, p, this.#streamOptions(), this.#streamHandlers('tcp'), tcpKind);
     }
+  }
+
+  /** TLS on its own port (5061 by convention, RFC 3261 section 26.2), the stream code of TCP. */
+  async #bindTls(port: number, material: TlsMaterial): Promise<void> {
+    const kind = tlsKind(material, (host, error) => {
+      this.#stats.dropped++;
+      if (this.#badInput.allow(`tls-handshake:${host}`)) this.#log.info({ source: host, err: error.message }, 'tls handshake failed');
+    });
+    this.#tls = await TcpChannel.listen(this.#host, port, this.#streamOptions(), this.#streamHandlers('tls'), kind);
+  }
+
+  #streamOptions() {
+    return { maxConnections: this.#limits.maxTcpConnections, idleMs: this.#limits.tcpIdleMs, maxMessageSize: this.#limits.maxMessageSize };
+  }
+
+  #streamHandlers(protocol: 'tcp' | 'tls') {
+    return {
+      message: (raw: Buffer, result: ParseResult, source: Endpoint) => {
+        this.#stats.tcpIn++;
+        this.#inbound(raw, result, source);
+      },
+      framingError: (error: MessageParseError, source: Endpoint) => {
+        this.#stats.tcpIn++;
+        const reply = this.#badInputReply(error, source);
+        if (reply !== null) this.#stats.tcpOut++;
+        return reply === null ? null : serializeMessage(reply);
+      },
+      ping: () => {
+        this.#stats.tcpIn++;
+      },
+      event: (level: 'debug' | 'info' | 'warn', fields: object, text: string) => this.#log[level](fields, text),
+      connections: (n: number) => {
+        if (protocol === 'tcp') this.#stats.tcpConnections = n;
+        else this.#stats.tlsConnections = n;
+      },
+    };
+  }
+
+  #channel(protocol: Protocol): UdpChannel | TcpChannel | undefined {
+    return protocol === 'udp' ? this.#udp : protocol === 'tcp' ? this.#tcp : this.#tls;
   }
 
   /** Counters since listen; tcpConnections is the current number. */
@@ -149,7 +174,7 @@ export class SipTransport {
 
   /** The bound address for `protocol`. Throws when that protocol is not enabled. */
   readonly local = (protocol: Protocol): Endpoint => {
-    const ch = protocol === 'udp' ? this.#udp : this.#tcp;
+    const ch = this.#channel(protocol);
     if (ch === undefined) throw new Error(`${protocol} is not enabled on this transport`);
     return { protocol, host: this.#host, port: ch.port };
   };
@@ -163,8 +188,18 @@ export class SipTransport {
     return this.#udp?.socket;
   }
 
-  /** Whether a connection-oriented flow to `to` is open now (TCP); false for UDP, which has none. */
-  readonly hasFlow = (to: Endpoint): boolean => to.protocol === 'tcp' && this.#tcp?.hasConnection(to) === true;
+  /** Whether a connection-oriented flow to `to` is open now (TCP, TLS); false for UDP, which has none. */
+  readonly hasFlow = (to: Endpoint): boolean => {
+    if (to.protocol === 'udp') return false;
+    const ch = to.protocol === 'tcp' ? this.#tcp : this.#tls;
+    return ch?.hasConnection(to) === true;
+  };
+
+  /**
+   * Whether `from` is an open TLS connection whose far end showed a certificate that the
+   * configured CA verified (mutual TLS). False for UDP, TCP, and TLS without such a certificate.
+   */
+  readonly isVerifiedTls = (from: Endpoint): boolean => from.protocol === 'tls' && this.#tls?.isVerified(from) === true;
 
   /** True when the message is small enough for UDP without the RFC 3261 18.1.1 switch to TCP. */
   wouldFitUdp(message: SipMessage): boolean {
@@ -223,9 +258,10 @@ export class SipTransport {
       this.#stats.udpOut++;
       this.#udp.send(data, normalizeHost(to.host), to.port, done);
     } else {
-      if (this.#tcp === undefined) return done(new Error('tcp is not enabled on this transport'));
+      const ch = to.protocol === 'tcp' ? this.#tcp : this.#tls;
+      if (ch === undefined) return done(new Error(`${to.protocol} is not enabled on this transport`));
       this.#stats.tcpOut++;
-      this.#tcp.send(data, to, done);
+      ch.send(data, to, done);
     }
   };
 
@@ -235,9 +271,11 @@ export class SipTransport {
     this.#closed = true;
     const udp = this.#udp;
     const tcp = this.#tcp;
+    const tls = this.#tls;
     this.#udp = undefined;
     this.#tcp = undefined;
-    await Promise.all([udp?.close(), tcp?.close()]);
+    this.#tls = undefined;
+    await Promise.all([udp?.close(), tcp?.close(), tls?.close()]);
   }
 
   #datagram(data: Buffer, host: string, port: number): void {
@@ -280,8 +318,8 @@ export class SipTransport {
     try {
       const top = getTopVia(message);
       const ours: Array<{ host: string; port: number }> = [];
-      for (const p of ['udp', 'tcp'] as const) {
-        const ch = p === 'udp' ? this.#udp : this.#tcp;
+      for (const p of ['udp', 'tcp', 'tls'] as const) {
+        const ch = this.#channel(p);
         if (ch === undefined) continue;
         ours.push({ host: this.#host, port: ch.port });
         for (const a of this.#aliases) ours.push({ host: a, port: ch.port });
@@ -299,7 +337,7 @@ export class SipTransport {
     if (this.#badInput.allow(`${source.protocol}:${source.host}`)) {
       this.#log.info({ source, status: error.status, code: error.code, reason: error.reason, warning: error.warning }, 'bad SIP input');
     }
-    const ch = source.protocol === 'udp' ? this.#udp : this.#tcp;
+    const ch = this.#channel(source.protocol);
     const warnAgent = `${hostForWire(this.#host)}:${ch?.port ?? 0}`;
     const reply = createErrorResponse(error, { warnAgent });
     if (reply === null) this.#stats.dropped++;

@@ -5,7 +5,8 @@
 import type { SipMessage } from '../message/index.js';
 import { canonicalIpv6 } from '../message/host.js';
 
-export type Protocol = 'udp' | 'tcp';
+/** RFC 3261 section 18 transports; `tls` is TCP with TLS (section 26.2, Via `SIP/2.0/TLS`). */
+export type Protocol = 'udp' | 'tcp' | 'tls';
 
 /** A transport address. `host` is in socket form: an IP without IPv6 brackets, or a hostname. */
 export interface Endpoint {
@@ -53,6 +54,8 @@ export interface TransportStats {
   dropped: number;
   /** TCP connections open right now. */
   tcpConnections: number;
+  /** TLS connections open right now (their messages count in tcpIn/tcpOut: both are streams). */
+  tlsConnections: number;
 }
 
 /** RFC 3261 18.1.1: above this size (path MTU 1500 minus headroom) a request should go over a congestion-controlled transport. */
