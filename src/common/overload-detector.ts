@@ -21,7 +21,12 @@
  */
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 
-export const MIN_FACTOR = 1 / 64;
+/**
+ * The factor's floor: with the default rateLimit of 50/s a source keeps about 3 new requests a
+ * second however long the overload lasts (a phone makes a few a minute), so the cut falls on heavy
+ * sources; what a spray of new sources sends is refused outright while overloaded (admission.ts).
+ */
+export const MIN_FACTOR = 1 / 16;
 /** Added to the factor per calm sample: from MIN_FACTOR back to 1 in ten samples (5 s by default). */
 export const RECOVERY = 0.1;
 /** A sample is calm when every signal is under this share of its threshold (hysteresis). */

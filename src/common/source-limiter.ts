@@ -5,7 +5,8 @@
  *
  * Two buckets per source:
  *  - `tokens`, refilled at `rate` per second up to `burst`: one per admitted request;
- *  - `answers`, refilled at ANSWER_FACTOR times that: one per refusal. A source that keeps sending
+ *  - `answers`, refilled at ANSWER_FACTOR times the configured rate (not scaled down under
+ *    overload): one per refusal. A source that keeps sending
  *    at more than ANSWER_FACTOR times its rate has been told (Retry-After) and ignores it; its
  *    excess is dropped rather than answered, since each answer costs a send and, from a spoofed
  *    source, reflects traffic at the address it forged (the choice Kamailio's pike module makes
@@ -79,6 +80,10 @@ export class SourceLimiter {
     const now = this.#clock.now();
     const rate = this.#rate * factor;
     const burst = Math.max(1, this.#burst * factor);
+    // The answers a source is owed do not shrink with overload: a refusal is what keeps a client
+    // from retrying blindly (RFC 3261 21.5.4); only a source far past its own limit goes unanswered.
+    const answerRate = this.#rate * ANSWER_FACTOR;
+    const answerBurst = Math.max(1, this.#burst) * ANSWER_FACTOR;
     let e = this.#table.get(key);
     if (e === undefined) {
       if (this.#table.size >= this.#max) {
@@ -86,7 +91,7 @@ export class SourceLimiter {
         const oldest = this.#table.keys().next();
         if (!oldest.done) this.#table.delete(oldest.value);
       }
-      e = { tokens: newcomers ? burst : 0, answers: ANSWER_FACTOR * burst, at: now, limitedAt: -Infinity };
+      e = { tokens: newcomers ? burst : 0, answers: answerBurst, at: now, limitedAt: -Infinity };
       if (!newcomers) {
         e.limitedAt = now;
         e.answers -= 1;
@@ -97,7 +102,7 @@ export class SourceLimiter {
       this.#table.delete(key);
       const dt = Math.max(0, now - e.at) / 1000;
       e.tokens = Math.min(burst, e.tokens + dt * rate);
-      e.answers = Math.min(ANSWER_FACTOR * burst, e.answers + dt * rate * ANSWER_FACTOR);
+      e.answers = Math.min(answerBurst, e.answers + dt * answerRate);
       e.at = now;
     }
     this.#table.set(key, e);
