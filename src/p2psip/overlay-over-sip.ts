@@ -16,6 +16,7 @@ import { formatWarning } from '../dsip/headers.js';
 import { DHT_CERT_HEADER, formatCert, type PeerIdScheme } from '../dsip/trust-headers.js';
 import type { ServerTransaction, TransactionLayer } from '../sip/transaction/index.js';
 import type { Protocol } from '../sip/transport/index.js';
+import { PerSourceRateLimit } from '../sip/transport/bad-input-log.js';
 
 export interface OverlayOverSipOptions {
   transactions: TransactionLayer;
@@ -60,6 +61,11 @@ const FIRST_CONTACT_OPS: ReadonlySet<string> = new Set(['PING', 'JOIN']);
 export class OverlayOverSip implements OverlayTransport {
   private readonly options: OverlayOverSipOptions;
   private cseq = 1;
+  /**
+   * "peer request refused" at most once a minute per source address: a peer (or a fuzzer) sending
+   * requests the codec refuses gets its answer every time but one log line, not one per request.
+   */
+  private readonly refusedLog = new PerSourceRateLimit(1024, 60_000);
 
   constructor(options: OverlayOverSipOptions) {
     this.options = options;
@@ -134,11 +140,11 @@ export class OverlayOverSip implements OverlayTransport {
     // With stun=: a NATed newcomer whose Peer-ID cannot match yet learns where to ask (draft-jiang).
     const reject = (refusal: Rejection): void => txn.respond(encodeRejection(request, refusal, { overlay, self, ...ids, ...offerOf(core.self ?? self) }));
     if (!decoded.ok) {
-      log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: hostPort(txn.source.host, txn.source.port) }, 'peer request refused');
+      if (this.refusedLog.allow(txn.source.host)) log.info({ callId: safeCallId(request), status: decoded.status, reason: decoded.reason, from: hostPort(txn.source.host, txn.source.port) }, 'peer request refused');
       reject(decoded);
       return;
     }
-    const refused = this.refusal(request, decoded);
+    const refused = this.refusal(request, decoded, txn.source.host);
     if (refused !== null) {
       reject(refused);
       return;
@@ -158,10 +164,10 @@ export class OverlayOverSip implements OverlayTransport {
   }
 
   /** Why a request the codec read must not reach the core: `overlay=*` past first contact, or the guard's refusal. */
-  private refusal(request: SipRequest, accepted: Accepted): Rejection | null {
+  private refusal(request: SipRequest, accepted: Accepted, sourceHost: string): Rejection | null {
     if (accepted.peer.anyOverlay && !FIRST_CONTACT_OPS.has(accepted.envelope.request.op)) {
       const text = `overlay=* only on first contact with a bootstrap (PING or JOIN), not ${accepted.envelope.request.op}`;
-      this.options.log.info({ callId: safeCallId(request), status: 488, from: accepted.envelope.from.address }, 'peer request refused: overlay=*');
+      if (this.refusedLog.allow(sourceHost)) this.options.log.info({ callId: safeCallId(request), status: 488, from: accepted.envelope.from.address }, 'peer request refused: overlay=*');
       return { ok: false, status: 488, reason: 'Not Acceptable Here', headers: [['Warning', formatWarning(this.options.self.address, text)]] };
     }
     return this.options.guard?.admitRequest(request, accepted) ?? null;
