@@ -5,8 +5,7 @@
  *
  * Two buckets per source:
  *  - `tokens`, refilled at `rate` per second up to `burst`: one per admitted request;
- *  - `answers`, refilled at ANSWER_FACTOR times the configured rate (not scaled down under
- *    overload): one per refusal. A source that keeps sending
+ *  - `answers`, refilled at ANSWER_FACTOR times that: one per refusal. A source that keeps sending
  *    at more than ANSWER_FACTOR times its rate has been told (Retry-After) and ignores it; its
  *    excess is dropped rather than answered, since each answer costs a send and, from a spoofed
  *    source, reflects traffic at the address it forged (the choice Kamailio's pike module makes
@@ -21,6 +20,8 @@ import type { Clock } from './clock.js';
 export const ANSWER_FACTOR = 10;
 /** A source limited within this long counts as rate-limited in `limitedSources`. */
 export const LIMITED_WINDOW_MS = 10_000;
+/** A source dropped is dropped unread for this long (source-limiter `dropping`). */
+export const DROP_HOLD_MS = 1000;
 /** Longest Retry-After the limiter asks for (seconds). */
 const MAX_RETRY_AFTER_S = 60;
 
@@ -38,6 +39,8 @@ interface Entry {
   at: number;
   /** When the source was last refused or dropped (-Infinity: never). */
   limitedAt: number;
+  /** When the source was last dropped (-Infinity: never). */
+  droppedAt: number;
 }
 
 export interface SourceLimiterOptions {
@@ -80,10 +83,10 @@ export class SourceLimiter {
     const now = this.#clock.now();
     const rate = this.#rate * factor;
     const burst = Math.max(1, this.#burst * factor);
-    // The answers a source is owed do not shrink with overload: a refusal is what keeps a client
-    // from retrying blindly (RFC 3261 21.5.4); only a source far past its own limit goes unanswered.
-    const answerRate = this.#rate * ANSWER_FACTOR;
-    const answerBurst = Math.max(1, this.#burst) * ANSWER_FACTOR;
+    // The answers scale with overload too: a node that cannot keep up answers each heavy source
+    // fewer 503s and drops the rest (before parsing them, `dropping`), which is what frees it.
+    const answerRate = rate * ANSWER_FACTOR;
+    const answerBurst = burst * ANSWER_FACTOR;
     let e = this.#table.get(key);
     if (e === undefined) {
       if (this.#table.size >= this.#max) {
@@ -91,7 +94,7 @@ export class SourceLimiter {
         const oldest = this.#table.keys().next();
         if (!oldest.done) this.#table.delete(oldest.value);
       }
-      e = { tokens: newcomers ? burst : 0, answers: answerBurst, at: now, limitedAt: -Infinity };
+      e = { tokens: newcomers ? burst : 0, answers: answerBurst, at: now, limitedAt: -Infinity, droppedAt: -Infinity };
       if (!newcomers) {
         e.limitedAt = now;
         e.answers -= 1;
@@ -117,7 +120,18 @@ export class SourceLimiter {
       const wait = rate > 0 ? (1 - e.tokens) / rate : MAX_RETRY_AFTER_S;
       return { action: 'reject', retryAfterS: Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(wait))), reason: 'rate' };
     }
+    e.droppedAt = now;
     return DROP;
+  }
+
+  /**
+   * Whether `key` was dropped within the last DROP_HOLD_MS: its datagrams may then be dropped
+   * before they are parsed (no bucket is touched, so after the hold the source is heard again and
+   * gets its share of admissions and 503s). Read-only and one map lookup: cheap enough per datagram.
+   */
+  dropping(key: string): boolean {
+    const e = this.#table.get(key);
+    return e !== undefined && this.#clock.now() - e.droppedAt < DROP_HOLD_MS;
   }
 
   /** Sources refused or dropped within the last LIMITED_WINDOW_MS (a walk over the bounded table). */

@@ -292,7 +292,7 @@ export class KadsipNode {
     });
     // Admission control before any transaction exists: per-source limits, overload, the overlay budget.
     const proxy = this.proxy;
-    this.overload = startOverloadControl(config, transactions, () => proxy.stats.contexts, log.child({ component: 'overload' }));
+    this.overload = startOverloadControl(config, transport, transactions, () => proxy.stats.contexts, log.child({ component: 'overload' }));
     this.sweepTimer = setInterval(() => this.registrations.tick(), REGISTRATION_SWEEP_MS);
     this.sweepTimer.unref();
     this.startFlowKeepalive();

@@ -11,6 +11,7 @@ import { realClock } from '../common/real-clock.js';
 import { isPeerRequest } from '../dsip/index.js';
 import { Admission } from '../sip/admission.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
+import type { SipTransport } from '../sip/transport/index.js';
 import type { NodeConfig } from './config.js';
 
 /** Phone sources the per-source table remembers (about 100 bytes each): beyond, the least recently seen is forgotten. */
@@ -26,9 +27,10 @@ export interface OverloadControl {
 
 /**
  * Starts sampling and puts admission control in front of `transactions`. `depth` is the queue
- * depth signal: requests the node is working on (the proxy's live response contexts).
+ * depth signal: requests the node is working on (the proxy's live response contexts). Sources
+ * being dropped are dropped before their datagrams are parsed (SipTransport.setEarlyDrop).
  */
-export function startOverloadControl(config: NodeConfig, transactions: TransactionLayer, depth: () => number, log: Logger): OverloadControl {
+export function startOverloadControl(config: NodeConfig, transport: SipTransport, transactions: TransactionLayer, depth: () => number, log: Logger): OverloadControl {
   const detector = new OverloadDetector({
     thresholds: { utilisation: config.overloadUtilisation, lagMs: config.overloadLagMs, depth: config.overloadDepth },
     depth,
@@ -48,6 +50,7 @@ export function startOverloadControl(config: NodeConfig, transactions: Transacti
     log,
   });
   transactions.setAdmission(admission.decide);
+  transport.setEarlyDrop(admission.dropEarly);
   detector.start();
   const refused = (): number => admission.stats.rejectedSource + admission.stats.rejectedOverload + admission.stats.rejectedOverlay;
   return {
@@ -82,6 +85,7 @@ export function startOverloadControl(config: NodeConfig, transactions: Transacti
     },
     stop: () => {
       transactions.setAdmission(undefined);
+      transport.setEarlyDrop(undefined);
       detector.stop();
     },
   };

@@ -111,6 +111,18 @@ export class Admission {
     return this.#sources.limitedSources();
   }
 
+  /**
+   * For SipTransport.setEarlyDrop: a phone source being dropped (past ten times its rate) is
+   * dropped unparsed for a second, as Kamailio's pike blocks an address, in-dialog traffic and
+   * responses from it included: parsing is most of a datagram's cost, and a node that parses a
+   * flood it cannot answer has nothing left for its phones and the overlay.
+   */
+  readonly dropEarly = (host: string): boolean => {
+    if (this.#opts.sourceRate <= 0 || !this.#sources.dropping(sourceKey(host))) return false;
+    this.stats.dropped++;
+    return true;
+  };
+
   /** Sources in the per-source table now (bounded by maxSources). */
   trackedSources(): number {
     return this.#sources.size;

@@ -104,6 +104,11 @@ describe('per-source rate limit', () => {
     expect(n.transport.responses(503)).toHaveLength(20);
     expect(n.layer.stats.droppedByAdmission).toBe(18);
     expect(n.admission.stats.dropped).toBe(18);
+    // Then its datagrams are dropped before parsing for a second (SipTransport.setEarlyDrop), others' are not.
+    expect(n.admission.dropEarly('198.51.100.1')).toBe(true);
+    expect(n.admission.dropEarly('198.51.100.2')).toBe(false);
+    n.clock.advance(1000);
+    expect(n.admission.dropEarly('198.51.100.1')).toBe(false);
   });
 
   it('counts an IPv6 source by its /64', () => {

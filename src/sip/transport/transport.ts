@@ -79,6 +79,7 @@ export class SipTransport {
   readonly #stats: TransportStats = { udpIn: 0, udpOut: 0, tcpIn: 0, tcpOut: 0, parseErrors: 0, dropped: 0, tcpConnections: 0, tlsConnections: 0 };
   readonly #messageHandlers: Array<(m: InboundMessage) => void> = [];
   readonly #errorHandlers: Array<(e: SendError) => void> = [];
+  #dropEarly: ((host: string) => boolean) | undefined;
   #udp: UdpChannel | undefined;
   #tcp: TcpChannel | undefined;
   #tls: TcpChannel | undefined;
@@ -215,6 +216,15 @@ export class SipTransport {
     };
   }
 
+  /**
+   * A test run on every UDP datagram before it is parsed: true drops it unread (counted in
+   * `dropped`). Admission control uses it for sources it is already dropping under overload, since
+   * parsing is most of what a datagram costs (src/sip/admission.ts).
+   */
+  setEarlyDrop(test: ((host: string) => boolean) | undefined): void {
+    this.#dropEarly = test;
+  }
+
   /** Subscribes to failed sends (whatever `send`'s own callback was). */
   onError(handler: (e: SendError) => void): () => void {
     this.#errorHandlers.push(handler);
@@ -282,6 +292,10 @@ export class SipTransport {
     this.#stats.udpIn++;
     // STUN on the SIP socket (RFC 7983): a STUN client listening on the socket takes it; not SIP input.
     if (looksLikeStun(data)) return;
+    if (this.#dropEarly?.(host) === true) {
+      this.#stats.dropped++;
+      return;
+    }
     const source: Endpoint = { protocol: 'udp', host: normalizeHost(host), port };
     this.#inbound(data, parseMessage(data, { transport: 'datagram', maxMessageSize: this.#limits.maxMessageSize }), source);
   }
