@@ -52,6 +52,8 @@ export interface AdmissionStats {
   notRelaying: number;
   /** 404 to another domain with DNS routing off. */
   dnsRoutingRefusals: number;
+  /** ACKs for 2xx not relayed: they did not come by our Record-Route nor from a sender we relay for. */
+  acksDropped: number;
   /** Requests admitted, by the rule that admitted them (`authenticated` after a good digest). */
   accepted: Record<AcceptRule | 'authenticated', number>;
 }
@@ -65,6 +67,7 @@ export class AdmissionPolicy {
     coolingOffRefusals: 0,
     notRelaying: 0,
     dnsRoutingRefusals: 0,
+    acksDropped: 0,
     accepted: { 'ack-cancel': 0, 'in-dialog': 0, terminating: 0, trusted: 0, 'overlay-peer': 0, authenticated: 0 },
   };
   readonly #o: AdmissionPolicyOptions;
@@ -108,6 +111,7 @@ export class AdmissionPolicy {
     }
     if (decision.action === 'refuse') {
       if (decision.rule === 'no-users-file') this.stats.notRelaying++;
+      else if (decision.rule === 'ack-not-ours') this.stats.acksDropped++;
       else this.stats.dnsRoutingRefusals++;
       this.#note(decision.rule, { source: r.source.host, method: r.request.method, uri: r.request.uriRaw, status: decision.status }, `${decision.status} ${decision.reason}`);
       return { admit: false, status: decision.status, reason: decision.reason };

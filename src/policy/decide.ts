@@ -6,8 +6,10 @@
  * (src/registrar/registrar.ts); this function is for requests the proxy would forward.
  *
  * 1. ACK and CANCEL are never challenged (RFC 3261 section 22.1: they cannot be resubmitted with
- *    credentials). A CANCEL only ever cancels an INVITE transaction that itself passed; a stray ACK
- *    is only relayed when loose-routed through us (the node checks that before forwarding it).
+ *    credentials). A CANCEL only ever cancels an INVITE transaction of ours that itself passed. An
+ *    ACK (for a 2xx: a stray for the proxy) follows rules 2-6 and is dropped where anything else
+ *    would be challenged or refused: as in Kamailio, it is relayed when it came by our
+ *    Record-Route, not when its Route set merely points elsewhere (no open relay through Route).
  * 2. In-dialog requests (To tag) that reached us by our own Record-Route (RFC 3261 16.4: we popped
  *    our Route value) pass, as in Kamailio's WITHINDLG: the dialog was admitted when it was created.
  * 3. Requests to other domains (RFC 3263) when DNS routing is off: 404 (RFC 3261 21.4.4, "the
@@ -57,19 +59,21 @@ export type Decision =
   | { readonly action: 'refuse'; readonly status: 403 | 404; readonly reason: string; readonly rule: RefuseRule };
 
 export type AcceptRule = 'ack-cancel' | 'in-dialog' | 'terminating' | 'trusted' | 'overlay-peer';
-export type RefuseRule = 'dns-routing-off' | 'no-users-file';
+export type RefuseRule = 'dns-routing-off' | 'no-users-file' | 'ack-not-ours';
 
 export const NOT_RELAYING = 'Not Relaying';
 export const NO_DNS_ROUTING = 'No Routing To Other Domains';
 
 export function decide(f: AdmissionFacts): Decision {
   const method = f.method.toUpperCase();
-  if (method === 'ACK' || method === 'CANCEL') return { action: 'accept', rule: 'ack-cancel' };
+  if (method === 'CANCEL') return { action: 'accept', rule: 'ack-cancel' };
   if (f.inDialog && f.viaOurRoute) return { action: 'accept', rule: 'in-dialog' };
   if (f.destination === 'foreign' && !f.dnsRouting) return { action: 'refuse', status: 404, reason: NO_DNS_ROUTING, rule: 'dns-routing-off' };
   if (f.destination === 'registered-here') return { action: 'accept', rule: 'terminating' };
   if (f.source === 'trusted') return { action: 'accept', rule: 'trusted' };
   if (f.destination === 'overlay' && f.source === 'peer') return { action: 'accept', rule: 'overlay-peer' };
+  // Nobody answers an ACK: the proxy drops it (the status is never sent).
+  if (method === 'ACK') return { action: 'refuse', status: 403, reason: NOT_RELAYING, rule: 'ack-not-ours' };
   if (f.canAuthenticate) return { action: 'authenticate' };
   return { action: 'refuse', status: 403, reason: NOT_RELAYING, rule: 'no-users-file' };
 }

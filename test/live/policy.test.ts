@@ -61,6 +61,17 @@ while time.time() < end:
         break
 `;
 
+/** One stray ACK (To tag, no Route of the node's) whose Route names another host: a relay attempt. */
+const RAW_ACK_PY = `
+import socket, sys
+me, node, target = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((me, 5094))
+s.sendto((f"ACK sip:carol@{target} SIP/2.0\\r\\nVia: SIP/2.0/UDP {me}:5094;branch=z9hG4bKack{me.replace('.', '')};rport\\r\\n"
+  f"Route: <sip:{target};lr>\\r\\nMax-Forwards: 70\\r\\nFrom: <sip:mallory@{me}>;tag=m1\\r\\nTo: <sip:carol@{target}>;tag=c1\\r\\n"
+  f"Call-ID: ack-{me}\\r\\nCSeq: 1 ACK\\r\\nContent-Length: 0\\r\\n\\r\\n").encode(), (node, 5060))
+`;
+
 interface PolicyStatus {
   challenges407: number;
   challenges401: number;
@@ -68,6 +79,7 @@ interface PolicyStatus {
   coolingOffStarted: number;
   coolingOffRefusals: number;
   coolingOffNow: number;
+  acksDropped: number;
   accepted: Record<string, number>;
   trust: string[];
 }
@@ -173,6 +185,18 @@ describe('who may do what, on real addresses (issue 12)', () => {
     const after = await policy();
     expect(after.challenges407).toBe(before.challenges407);
     expect(after.accepted.terminating).toBe(before.accepted.terminating! + 1);
+  });
+
+  it('a stray ACK whose Route points past the node is relayed for the trusted network only (no open relay through Route)', async () => {
+    const probe = await tb.udpProbe(h.d, 5062);
+    const target = `${h.d.ip}:5062`;
+    const before = await policy();
+    await tb.run(h.c, 'python3', ['-I', '-S', '-c', RAW_ACK_PY, h.c.ip, h.n1.ip, target], 10_000);
+    await until('the untrusted ACK counted as dropped', 10_000, async () => ((await policy()).acksDropped > before.acksDropped ? true : undefined));
+    // The control: the same ACK from the trusted network arrives, so the probe would have seen the first.
+    await tb.run(h.t, 'python3', ['-I', '-S', '-c', RAW_ACK_PY, h.t.ip, h.n1.ip, target], 10_000);
+    await probe.waitFor((d) => d.text.startsWith('ACK '), 10_000);
+    expect(probe.received().filter((d) => d.text.startsWith('ACK ')).map((d) => d.from)).toEqual([h.n1.ip]);
   });
 
   it(`wrong passwords: 407 twice, then 403 for ${COOLING_OFF_S} s (the right one too), logged once; then the right one works`, async () => {

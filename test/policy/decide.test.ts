@@ -44,8 +44,14 @@ describe('decide: the policy table', () => {
 
   it('in-dialog requests that came by our Record-Route pass; ACK and CANCEL are never challenged (RFC 3261 22.1)', () => {
     expect(at({ method: 'BYE', inDialog: true, viaOurRoute: true, canAuthenticate: false })).toMatchObject({ action: 'accept', rule: 'in-dialog' });
-    expect(at({ method: 'ACK' })).toMatchObject({ action: 'accept', rule: 'ack-cancel' });
+    expect(at({ method: 'ACK', inDialog: true, viaOurRoute: true })).toMatchObject({ action: 'accept', rule: 'in-dialog' });
+    expect(at({ method: 'ACK', source: 'trusted' })).toMatchObject({ action: 'accept', rule: 'trusted' });
     expect(at({ method: 'CANCEL', canAuthenticate: false })).toMatchObject({ action: 'accept', rule: 'ack-cancel' });
+  });
+
+  it('no relay through Route headers for a stray ACK: one that did not come by our Record-Route is dropped, not challenged', () => {
+    expect(at({ method: 'ACK', inDialog: true, destination: 'routed' })).toMatchObject({ action: 'refuse', rule: 'ack-not-ours' });
+    expect(at({ method: 'ACK', inDialog: true, destination: 'registered-here' })).toMatchObject({ action: 'accept' });
   });
 
   it('DNS routing off: 404 to other domains for everyone, trusted included', () => {
@@ -57,7 +63,7 @@ describe('decide: the policy table', () => {
   it('no open relay: an untrusted sender without credentials never has a request leave the node', () => {
     fc.assert(
       fc.property(facts, (f) => {
-        const leaves = f.destination !== 'registered-here' && !(f.inDialog && f.viaOurRoute) && !['ACK', 'CANCEL'].includes(f.method.toUpperCase());
+        const leaves = f.destination !== 'registered-here' && !(f.inDialog && f.viaOurRoute) && f.method.toUpperCase() !== 'CANCEL';
         const d = decide(f);
         if (leaves && f.source === 'other') expect(d.action).not.toBe('accept');
         if (leaves && f.source === 'peer' && f.destination !== 'overlay') expect(d.action).not.toBe('accept');
@@ -69,10 +75,11 @@ describe('decide: the policy table', () => {
     fc.assert(
       fc.property(facts, (f) => {
         const d = decide(f);
-        if (['ACK', 'CANCEL'].includes(f.method.toUpperCase())) expect(d.action).toBe('accept');
+        if (f.method.toUpperCase() === 'CANCEL') expect(d.action).toBe('accept');
+        if (f.method.toUpperCase() === 'ACK') expect(d.action).not.toBe('authenticate');
         if (f.source === 'trusted' || f.destination === 'registered-here') expect(d.action).not.toBe('authenticate');
         if (!f.canAuthenticate) expect(d.action).not.toBe('authenticate');
-        if (d.action === 'refuse') expect(d.status === 404).toBe(f.destination === 'foreign' && !f.dnsRouting);
+        if (d.action === 'refuse' && d.rule !== 'ack-not-ours') expect(d.status === 404).toBe(f.destination === 'foreign' && !f.dnsRouting);
       }),
     );
   });
