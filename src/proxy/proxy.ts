@@ -158,12 +158,23 @@ export class StatefulProxy {
   readonly handleStray = (message: SipMessage, source: Endpoint): void => {
     try {
       if (message.kind === 'response') this.#strayResponse(message);
-      else if (message.method === 'ACK') void forwardAck(message, this.#statelessDeps);
+      else if (message.method === 'ACK') {
+        if (this.#ackAdmitted(message, source)) void forwardAck(message, this.#statelessDeps);
+      }
       else this.#log.debug({ method: message.method, source }, 'stray request dropped');
     } catch (e) {
       this.#log.warn({ err: errText(e) }, 'proxy failed on a stray message');
     }
   };
+
+  /** An ACK for a 2xx is forwarded only where the admission policy would let a request go (it cannot be answered). */
+  #ackAdmitted(ack: SipRequest, source: Endpoint): boolean {
+    if (this.#admission === undefined) return true;
+    const pre = preprocessRoutes(ack, this.#self);
+    const verdict = this.#admission({ request: ack, pre, source, viaOurRoute: cameByOurRoute(ack, pre) });
+    if (!verdict.admit) this.#log.debug({ source, uri: ack.uriRaw }, 'ACK not relayed (admission policy)');
+    return verdict.admit;
+  }
 
   /** Ends every response context without answering and stops the proxy's timers (shutdown). */
   close(): void {
