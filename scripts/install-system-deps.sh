@@ -23,4 +23,7 @@ command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need+=(co
 # testbed's userspace switch (test/live/testbed-switch.py: this kernel has no tc netem).
 command -v conntrack >/dev/null 2>&1 || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# stunnel4: test/live/tls.test.ts puts it in front of SIPp (Debian's sip-tester is built without
+# TLS): SIPp speaks TCP to it, it speaks TLS to the node and checks the node's certificate.
+command -v stunnel4 >/dev/null 2>&1 || need+=(stunnel4)
 apt_install "${need[@]}"

@@ -70,13 +70,14 @@ export class SelfAddresses {
   }
 
   /**
-   * The facing address at the port of the hop's protocol: TLS listens on a port of its own (5061),
-   * so a hop reached over TLS must be given that port, not the UDP/TCP one.
+   * The facing address at the port of the hop's protocol: TLS listens on a port of its own (5061)
+   * and the facing address may be the TLS one (a node whose peers speak TLS), so a hop is given the
+   * port its own protocol listens on at that host.
    */
   #onProtocol(a: { readonly host: string; readonly port: number }, protocol: Protocol): { readonly host: string; readonly port: number } {
-    if (protocol !== 'tls') return a;
     const host = normalizeHost(a.host);
-    return this.#list.find((x) => x.protocol === 'tls' && normalizeHost(x.host) === host) ?? a;
+    const same = this.#list.filter((x) => x.protocol === protocol && normalizeHost(x.host) === host);
+    return same.find((x) => x.port === a.port) ?? same[0] ?? a;
   }
 
   #first(protocol: Protocol): SelfAddress {
