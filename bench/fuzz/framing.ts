@@ -6,6 +6,7 @@
  */
 import { fixContentLength, mutate, type Mutated } from './mutate.js';
 import type { Rng } from './rng.js';
+import { pickSeed, type Seed } from './seeds.js';
 
 export interface StreamCase {
   /** The writes, in order. */
@@ -19,13 +20,13 @@ export interface StreamCase {
 const GLUE = ['', '', '', '\r\n', '\r\n\r\n', '\r\n\r\n\r\n\r\n', 'garbage\r\n', '\0\0\0', 'SIP/2.0 200 OK\r\n\r\n', ' \r\n', '\xff\xfe'];
 
 /** One stream case: 1-3 messages (half of them with Content-Length put right so they frame). */
-export function streamCase(seeds: ReadonlyArray<{ name: string; bytes: Buffer }>, others: readonly Buffer[], rng: Rng, maxMessage: number, prepare: (b: Buffer) => Buffer): StreamCase {
+export function streamCase(seeds: readonly Seed[], others: readonly Buffer[], rng: Rng, maxMessage: number, prepare: (b: Buffer) => Buffer): StreamCase {
   const ops: string[] = [];
   const names: string[] = [];
   const parts: Buffer[] = [];
   const n = rng.chance(0.7) ? 1 : rng.range(2, 3);
   for (let i = 0; i < n; i++) {
-    const seed = rng.pick(seeds);
+    const seed = pickSeed(seeds, rng);
     names.push(seed.name);
     const m: Mutated = mutate(prepare(seed.bytes), rng, others, maxMessage);
     const framed = rng.chance(0.5);

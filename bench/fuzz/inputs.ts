@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { streamCase, type StreamCase } from './framing.js';
 import { MAX_DATAGRAM, mutate } from './mutate.js';
 import { rngFor } from './rng.js';
-import { loadSeeds, personalize, type Seed } from './seeds.js';
+import { loadSeeds, personalize, pickSeed, type Seed } from './seeds.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -49,7 +49,7 @@ export function udpInput(runSeed: number, index: number, nodePort: number): Inpu
   const from = SENDER_HOSTS[k]!;
   const fromPort = udpSenderPort(nodePort, k);
   const { seeds, bytes } = seedsFor(from, fromPort, nodePort);
-  const seed = rng.pick(seeds);
+  const seed = pickSeed(seeds, rng);
   const m = mutate(personalize(seed.bytes, `u${index}`), rng, bytes, MAX_DATAGRAM);
   return { transport: 'udp', index, seeds: [seed.name], ops: m.ops, chunks: [m.bytes], hold: false, from, fromPort };
 }

@@ -12,6 +12,7 @@ import type { Contact } from '../../src/overlay/contact.js';
 import type { OverlayRequest, OverlayResponse, RequestEnvelope } from '../../src/overlay/messages.js';
 import { peerIdFromAddress, resourceId } from '../../src/overlay/peer-id.js';
 import { serializeMessage, type SipRequest } from '../../src/sip/message/index.js';
+import type { Rng } from './rng.js';
 
 export interface Seed {
   /** Where it comes from: `rfc4475/badvers`, `sipp/uac-call.xml#1`, `kadsip/STORE`. */
@@ -36,7 +37,7 @@ function torture(dir: string, corpus: string): Seed[] {
 }
 
 /** A SIPp <send> CDATA block as SIPp writes it: lines trimmed, CRLF, [len] computed. */
-function sippMessage(block: string, ctx: SeedContext): string | null {
+function sippMessage(block: string, ctx: SeedContext, dsip: boolean): string | null {
   const ls = block
     .split('\n')
     .map((l) => l.trim())
@@ -59,7 +60,8 @@ function sippMessage(block: string, ctx: SeedContext): string | null {
     local_port: String(ctx.self.port),
     remote_ip: ctx.node.host,
     remote_port: String(ctx.node.port),
-    service: 'service',
+    // The dSIP scenarios take the overlay name as their service (-s OVERLAY).
+    service: dsip ? ctx.overlay : 'service',
     domain: ctx.node.host,
     pid: '4242',
     call_number: '1',
@@ -100,7 +102,7 @@ function sipp(dir: string, ctx: SeedContext): Seed[] {
     const re = /<send\b[^>]*>\s*<!\[CDATA\[([\s\S]*?)\]\]>/g;
     let i = 0;
     for (let m = re.exec(xml); m !== null; m = re.exec(xml)) {
-      const msg = sippMessage(m[1]!, ctx);
+      const msg = sippMessage(m[1]!, ctx, f.startsWith('dsip-'));
       if (msg !== null) out.push({ name: `sipp/${f}#${i++}`, bytes: Buffer.from(msg, 'latin1') });
     }
   }
@@ -166,4 +168,14 @@ export function personalize(bytes: Buffer, tag: string): Buffer {
     .replace(/branch=z9hG4bK[^;,\s]*/i, `branch=z9hG4bK-fz-${tag}`)
     .replace(/^(Call-ID|i)([ \t]*:[ \t]*)(\S*)/im, (_, name: string, sep: string, v: string) => `${name}${sep}fz-${tag}-${v}`);
   return Buffer.from(out, 'latin1');
+}
+
+/**
+ * The seed an input starts from: a third from each kind (torture corpus, SIPp, kadsip's dSIP), so
+ * the dozen dSIP messages are not drowned by a hundred others and the overlay codec gets its share.
+ */
+export function pickSeed(seeds: readonly Seed[], rng: Rng): Seed {
+  const kind = rng.pick(['rfc', 'sipp/', 'kadsip/']);
+  const of = seeds.filter((s) => s.name.startsWith(kind));
+  return rng.pick(of.length > 0 ? of : seeds);
 }
