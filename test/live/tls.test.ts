@@ -17,6 +17,10 @@
  *   ;transport=tls: one value per side where the transport differs (RFC 5658);
  * - sips: over a plain hop: an INVITE for sips:bob@example.net to A's UDP port gets 416; over TLS
  *   but routed on to B's UDP address it gets 480, routed to B's TLS address it goes on (RFC 5630);
+ * - baresip (libre's TLS) registers alice@example.net over TLS at A, checking A's certificate
+ *   against the overlay CA; a SIPp phone on UDP at B calls her: B -> A over TLS, A -> baresip over
+ *   the TLS connection she registered on (RFC 5626 flow, RFC 3261 18.2.2); she answers
+ *   (answermode=auto), the call ends with BYE/200 and SIPp exits 0;
  * - a node whose certificate comes from another CA cannot join (its TLS check of A fails), and one
  *   that trusts A's CA but shows a foreign certificate is refused 403 by mutual TLS: A's contacts
  *   stay at one.
@@ -32,7 +36,8 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '../../src/trust/ca.js';
 import { derToPem } from '../../src/trust/x509.js';
-import { freePorts, REPO, requireBuilt, requireTool, run, startNode, type RunningNode, type RunResult } from './live-helpers.js';
+import { mkdirSync } from 'node:fs';
+import { baresipModuleDir, freePorts, plain, REPO, requireBuilt, requireTool, run, startNode, type RunningNode, type RunResult } from './live-helpers.js';
 
 const SCENARIOS = join(REPO, 'test', 'live', 'tls-scenarios');
 const REGISTER_XML = join(REPO, 'sip-scenarios', 'register.xml');
@@ -132,7 +137,7 @@ function finalStatus(request: string, to: { protocol: 'udp' | 'tls'; port: numbe
     } else {
       let buf = '';
       const s = tls.connect({ host: IP, port: to.port, ca: readFileSync(ca), checkServerIdentity: () => undefined }, () => {
-        s.write(request.replace(/LOCALPORT/g, String(s.address().port)).replace(/TRANSPORT/g, 'TLS'));
+        s.write(request.replace(/LOCALPORT/g, String((s.address() as { port: number }).port)).replace(/TRANSPORT/g, 'TLS'));
       });
       s.on('error', reject);
       s.on('data', (d: Buffer) => {
@@ -169,7 +174,7 @@ beforeAll(async () => {
   requireTool('sipp', 'sip-tester');
   requireTool('stunnel4', 'stunnel4');
   work = mkdtempSync(join(tmpdir(), 'kadsip-tls-'));
-  base = await freePorts(12);
+  base = await freePorts(16);
   pki = await writePki(work, 'overlay');
   foreign = await writePki(work, 'foreign');
   const na = await pki.issue('node-a');
@@ -205,7 +210,7 @@ describe('TLS between peers and for phones', () => {
     stunnel.stdout!.on('data', (d: Buffer) => (stunnelOut += d.toString()));
     await until('stunnel listens', async () => /Configuration successful|bound to|accepting/i.test(stunnelOut), 10_000).catch(() => undefined);
     const uas = sipp(join(SCENARIOS, 'uas.xml'), bobPort, 'u1', ['-s', 'bob'], `${IP}:${b.sipPort}`, 25);
-    const uac = await sipp(join(SCENARIOS, 'uac.xml'), base + 8, 't1', ['-s', 'bob', '-key', 'caller', 'alice', '-key', 'domain', DOMAIN], `${IP}:${base + 7}`, 20);
+    const uac = await sipp(join(SCENARIOS, 'uac.xml'), base + 8, 't1', ['-s', 'bob', '-key', 'caller', 'alice', '-key', 'domain', DOMAIN, '-key', 'via_transport', 'TLS'], `${IP}:${base + 7}`, 20);
     const answered = await uas;
     expect(uac.code, `${uac.stderr}\n${traced('uac')}\n${stunnelOut}\n${a.output().slice(-2000)}`).toBe(0);
     expect(answered.code, answered.stderr).toBe(0);
@@ -231,6 +236,48 @@ describe('TLS between peers and for phones', () => {
     const tlsRouted = sipsInvite('sips-tls-ok', [`Route: <sip:${IP}:${tlsB()};transport=tls;lr>`]);
     expect(await finalStatus(tlsRouted, { protocol: 'tls', port: tlsA() }, pki.ca)).not.toMatch(/^480 /);
   }, 40_000);
+
+  it('baresip registers over TLS and is called over its TLS registration flow', async () => {
+    requireTool('baresip', 'baresip-core');
+    const dir = join(work, 'baresip');
+    mkdirSync(dir);
+    const phonePort = base + 12;
+    writeFileSync(
+      join(dir, 'config'),
+      [
+        `sip_listen ${IP}:${phonePort}`,
+        `net_interface ${IP}`,
+        `sip_cafile ${pki.ca}`,
+        'audio_source aubridge,nil',
+        'audio_player aubridge,nil',
+        'audio_alert aubridge,nil',
+        `module_path ${baresipModuleDir('g711.so')}`,
+        'module g711.so',
+        'module aubridge.so',
+        'module_app account.so',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'accounts'), `<sip:alice@${DOMAIN};transport=tls>;regint=60;answermode=auto;audio_codecs=PCMU;outbound="sip:${IP}:${tlsA()};transport=tls"\n`);
+    let out = '';
+    const phone = spawn('baresip', ['-s', '-f', dir, '-t', '40'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    phone.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    phone.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const explain = () => `--- baresip:\n${plain(out).slice(-5000)}\n--- A:\n${a.output().slice(-1500)}`;
+      await until('baresip registered over TLS (200 to its REGISTER)', async () => /SIP\/2\.0 200 OK\r?\n(?:[^\r\n]+\r?\n)*?CSeq: \d+ REGISTER/.test(out), 15_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${explain()}`);
+      });
+      // Its REGISTER went out over TLS: the Via baresip wrote says so.
+      expect(plain(out)).toMatch(/REGISTER sip:example\.net;transport=tls SIP\/2\.0[\s\S]*?Via: SIP\/2\.0\/TLS /i);
+      const call = await sipp(join(SCENARIOS, 'uac.xml'), base + 13, 'u1', ['-s', 'alice', '-key', 'caller', 'bob', '-key', 'domain', DOMAIN, '-key', 'via_transport', 'UDP'], `${IP}:${b.sipPort}`, 20);
+      expect(call.code, `${call.stderr}\n${traced('uac').slice(-3000)}\n${explain()}`).toBe(0);
+      // The INVITE reached baresip over TLS from A, with A's TLS address on top of the Via.
+      expect(plain(out)).toMatch(new RegExp(`INVITE sip:[^\\s]+;transport=tls SIP/2\\.0[\\s\\S]*?Via: SIP/2\\.0/TLS ${IP.replace(/\./g, '\\.')}:${tlsA()};`, 'i'));
+    } finally {
+      phone.kill('SIGKILL');
+    }
+  }, 90_000);
 
   it('peers with a certificate of another CA are refused', async () => {
     // Its own CA only: A's certificate fails its check, nothing reaches A.
