@@ -11,7 +11,6 @@
  */
 import { firstRoute } from './route.js';
 import type { SipRequest, Uri } from '../sip/message/index.js';
-import type { Endpoint } from '../sip/transport/index.js';
 
 export function isSipsUri(uri: Uri): boolean {
   return uri.kind === 'sip' && uri.scheme.toLowerCase() === 'sips';
@@ -22,11 +21,6 @@ export function needsTls(req: SipRequest): boolean {
   if (isSipsUri(req.uri)) return true;
   const top = firstRoute(req);
   return top !== undefined && isSipsUri(top.uri);
-}
-
-/** Whether a request that needs TLS may go to `to`. */
-export function hopAllowed(req: SipRequest, to: Endpoint): boolean {
-  return to.protocol === 'tls' || !needsTls(req);
 }
 
 export const SIPS_OVER_PLAIN_HOP = 'sips: needs TLS on every hop (RFC 5630); this request came over a hop without TLS';
