@@ -142,7 +142,7 @@ class NodeUnderTest {
   async start(probe: (port: number, timeoutMs: number) => Promise<ProbeResult>): Promise<void> {
     this.exited = false;
     this.output = '';
-    this.child = spawn(process.execPath, [CLI, 'start', '--listen', `${HOST}:${this.port}`, '--log-level', values['log-level']], {
+    this.child = spawn(process.execPath, [CLI, 'start', '--listen', `${HOST}:${this.port}`, '--http', `${HOST}:${this.port + 50}`, '--log-level', values['log-level']], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -337,6 +337,19 @@ class TcpSender {
 
 // ------------------------------------------------------------------ a lane
 
+/** What the node holds at the end (GET /status): where its memory went, if it grew. */
+async function stateOf(httpPort: number): Promise<Record<string, unknown>> {
+  try {
+    const r = await fetch(`http://${HOST}:${httpPort}/status`, { signal: AbortSignal.timeout(5_000) });
+    const s = (await r.json()) as Record<string, unknown>;
+    const pick = (o: unknown, keys: string[]): Record<string, unknown> =>
+      Object.fromEntries(keys.filter((k) => typeof o === 'object' && o !== null && k in o).map((k) => [k, (o as Record<string, unknown>)[k]]));
+    return { ...pick(s, ['registeredAors', 'recordsHeld', 'recordsPublished', 'contacts']), proxy: pick(s.proxy, ['contexts', 'branches']) };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 interface LaneReport {
   transport: 'udp' | 'tcp';
   count: number;
@@ -345,6 +358,7 @@ interface LaneReport {
   probes: number;
   rss_mb_max: number;
   node_cpu_s?: number;
+  state_at_end?: Record<string, unknown>;
   log_lines: number;
   bad_input_log_lines: number;
   error_log_lines: number;
@@ -463,6 +477,7 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
     }
   }
   harvestLog();
+  report.state_at_end = await stateOf(nodePort + 50);
   report.rss_mb_max = Math.round(node.rssMaxKb / 1024);
   await node.stop();
   report.node_cpu_s = Number(node.cpuS.toFixed(1));
