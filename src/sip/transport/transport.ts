@@ -292,11 +292,12 @@ export class SipTransport {
     this.#stats.udpIn++;
     // STUN on the SIP socket (RFC 7983): a STUN client listening on the socket takes it; not SIP input.
     if (looksLikeStun(data)) return;
-    if (this.#dropEarly?.(host) === true) {
+    const source: Endpoint = { protocol: 'udp', host: normalizeHost(host), port };
+    // The host as admission control keys it (an IPv4-mapped address as IPv4).
+    if (this.#dropEarly?.(source.host) === true) {
       this.#stats.dropped++;
       return;
     }
-    const source: Endpoint = { protocol: 'udp', host: normalizeHost(host), port };
     this.#inbound(data, parseMessage(data, { transport: 'datagram', maxMessageSize: this.#limits.maxMessageSize }), source);
   }
 
