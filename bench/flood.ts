@@ -12,7 +12,7 @@
  *     --seconds, SIPp offers --factor times the capacity of INVITEs (to a user registered nowhere)
  *     and of REGISTERs (a bounded set of users), from --flood-sources addresses 127.0.0.101..., each
  *     request sent once (-nr); meanwhile legitimate callers run --legit-share of the call capacity
- *     from addresses 127.0.0.2... (at most 2 calls/s each, up to 60 sources, as phones would: they
+ *     from addresses 127.0.0.2..., each registered first (at most 2 calls/s each, up to 60 sources, as phones would: they
  *     retransmit, hold each call 1 s, and send BYE), and `kadsip lookup` asks the flooded node
  *     for a user registered at the other node every 2 s (FIND_VALUE through the node).
  * One JSON line on stdout: legit_success_ratio (calls that completed / calls attempted),
@@ -281,15 +281,18 @@ async function register(node: Node, user: string, port: number, ip = HOST): Prom
 }
 
 /** Legitimate calls: a UAS for `callee` (registered at the node first) and UACs from `sources`, `rate` calls/s in all for `secs`. */
-async function calls(node: Node, callee: string, rate: number, secs: number, sources: string[], uasCalls?: number): Promise<{ uas: Sipp; uacs: Sipp[]; attempted: number }> {
+async function calls(node: Node, callee: string, rate: number, secs: number, sources: string[], registerCallers = false): Promise<{ uas: Sipp; uacs: Sipp[]; attempted: number }> {
   const uasPort = await freePort();
   await register(node, callee, uasPort);
   const perSource = rate / sources.length;
   const each = Math.max(1, Math.round(perSource * secs));
   const attempted = each * sources.length;
-  const uas = sipp(`uas-${callee}`, ['-sf', join(BENCH, 'sip', 'uas.xml'), '-p', String(uasPort), '-s', callee, '-m', String(uasCalls ?? attempted), '-timeout', `${secs + 40}s`]);
+  const uas = sipp(`uas-${callee}`, ['-sf', join(BENCH, 'sip', 'uas.xml'), '-p', String(uasPort), '-s', callee, '-m', String(attempted), '-timeout', `${secs + 40}s`]);
   await sleep(300); // the UAS binds its port
   const uacs: Sipp[] = [];
+  // Phones register before they call: each caller address is one the node has seen before any
+  // overload (a newcomer is refused while the node is overloaded, src/sip/admission.ts).
+  if (registerCallers) for (const ip of sources) await register(node, `caller-${ip}`, await freePort(), ip);
   for (const ip of sources) {
     uacs.push(
       sipp(`uac-${callee}-${ip}`, [`${HOST}:${node.sip}`, '-sf', join(BENCH, 'sip', 'uac.xml'), '-p', String(await freePort()), '-key', 'domain', DOMAIN, '-key', 'caller', `caller-${ip}`, '-key', 'callee', callee, '-d', '1000', '-r', String(round(perSource, 2)), '-rp', '1000', '-m', String(each), '-l', String(Math.ceil(perSource * 40) + 100), '-timeout', `${secs + 35}s`], ip),
@@ -404,7 +407,7 @@ try {
   const rssBefore = await rssMb(a);
   progress(`flood: ${round(inviteRate, 0)} INVITE/s + ${round(registerRate, 0)} REGISTER/s from ${floodSources} sources for ${seconds} s; legitimate ${round(legitRate, 1)} calls/s from ${legitSources.length} sources`);
 
-  const legit = await calls(a, 'callee', legitRate, seconds, legitSources);
+  const legit = await calls(a, 'callee', legitRate, seconds, legitSources, true);
   const floodUsers = usersFile('flood-users', Array.from({ length: 1000 }, (_, i) => `flood${i}`));
   const flood: Sipp[] = [];
   for (const [i, ip] of floodIps.entries()) {
