@@ -286,6 +286,8 @@ class TcpSender {
   heldTotal = 0;
   /** Connections the node had not closed TCP_CLOSE_MS after our FIN. */
   stuck = 0;
+  /** Cases never sent: the connection could not be opened (the node refused or was gone). */
+  connectFailures = 0;
   replyBytes = 0;
 
   /** Sends one stream case on a fresh connection; a slowloris case is left open (bounded pool). */
@@ -302,7 +304,10 @@ class TcpSender {
       sock.once('connect', () => resolve(true));
       sock.once('error', () => resolve(false));
     });
-    if (!ok) return;
+    if (!ok) {
+      this.connectFailures++;
+      return;
+    }
     for (const chunk of input.chunks) {
       if (closed) break;
       await new Promise<void>((resolve) => sock.write(chunk, () => resolve()));
@@ -369,6 +374,7 @@ interface LaneReport {
   replies?: number;
   slowloris_held?: number;
   tcp_stuck?: number;
+  tcp_connect_failures?: number;
 }
 
 const probeOf = (transport: 'udp' | 'tcp') => (port: number, timeoutMs: number) => (transport === 'udp' ? probeUdp(HOST, port, timeoutMs) : probeTcp(HOST, port, timeoutMs));
@@ -486,6 +492,7 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
   if (tcp !== undefined) {
     report.slowloris_held = tcp.heldTotal;
     report.tcp_stuck = tcp.stuck;
+    report.tcp_connect_failures = tcp.connectFailures;
   }
   return report;
 }
@@ -523,6 +530,7 @@ const figures = {
   bad_input_log_lines: sum((l) => l.bad_input_log_lines),
   error_log_lines: sum((l) => l.error_log_lines),
   tcp_stuck: sum((l) => l.tcp_stuck ?? 0),
+  tcp_connect_failures: sum((l) => l.tcp_connect_failures ?? 0),
   seed: SEED,
   transports: TRANSPORTS,
   lanes,
