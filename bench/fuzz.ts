@@ -235,6 +235,8 @@ function saveFailure(kind: 'crash' | 'hang', transport: 'udp' | 'tcp', inputs: r
     kind,
     seed: SEED,
     transport,
+    // The inputs name this port (Request-URIs, the node's Peer-ID): replayed against the same one.
+    nodePort: node.port,
     nodeOutput: node.output.slice(-8000),
     inputs: inputs.map((i) => ({ ...i, chunks: i.chunks.map((c) => c.toString('base64')) })),
   };
@@ -242,9 +244,9 @@ function saveFailure(kind: 'crash' | 'hang', transport: 'udp' | 'tcp', inputs: r
   return file;
 }
 
-function loadReplay(file: string): { transport: 'udp' | 'tcp'; inputs: Input[] } {
-  const data = JSON.parse(readFileSync(file, 'utf8')) as { transport: 'udp' | 'tcp'; inputs: Array<Omit<Input, 'chunks'> & { chunks: string[] }> };
-  return { transport: data.transport, inputs: data.inputs.map((i) => ({ ...i, chunks: i.chunks.map((c) => Buffer.from(c, 'base64')) })) };
+function loadReplay(file: string): { transport: 'udp' | 'tcp'; nodePort?: number; inputs: Input[] } {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { transport: 'udp' | 'tcp'; nodePort?: number; inputs: Array<Omit<Input, 'chunks'> & { chunks: string[] }> };
+  return { transport: data.transport, ...(data.nodePort !== undefined ? { nodePort: data.nodePort } : {}), inputs: data.inputs.map((i) => ({ ...i, chunks: i.chunks.map((c) => Buffer.from(c, 'base64')) })) };
 }
 
 // ------------------------------------------------------------------ senders
@@ -421,7 +423,7 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
     else report.hangs++;
     const file = saveFailure(kind, transport, batch, node);
     report.failures.push(file);
-    progress(`${transport}: ${kind} after input ${batch[batch.length - 1]?.index ?? '?'} (probe ${r.status ?? 'none'}); inputs saved to ${file}`);
+    progress(`${transport}: ${kind} in inputs ${batch[0]?.index ?? '?'}-${batch[batch.length - 1]?.index ?? '?'} (probe ${r.status ?? 'none'}); inputs saved to ${file}`);
     harvestLog();
     await node.stop();
     tcp?.close();
@@ -500,9 +502,9 @@ async function runLane(transport: 'udp' | 'tcp', count: number, nodePort: number
 // ------------------------------------------------------------------ main
 
 if (values.replay !== undefined) {
-  const { transport, inputs } = loadReplay(values.replay);
+  const { transport, nodePort, inputs } = loadReplay(values.replay);
   progress(`replaying ${inputs.length} ${transport} inputs from ${values.replay}`);
-  const report = await runLane(transport, inputs.length, NODE_PORT, (from, to) => inputs.slice(from, to));
+  const report = await runLane(transport, inputs.length, nodePort ?? NODE_PORT, (from, to) => inputs.slice(from, to));
   process.stdout.write(JSON.stringify({ replay: values.replay, ...report }) + '\n');
   process.exit(report.crashes + report.hangs > 0 ? 1 : 0);
 }
