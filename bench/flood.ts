@@ -21,13 +21,14 @@
  * it), overlay_lookup_success_during_flood, what the node's /status said, and the conditions.
  * Progress on stderr. Every child runs in a process group of its own and is killed on exit.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ChildProcesses, type Launched } from './child-processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -84,64 +85,12 @@ if (sippVersion === undefined) usage('sipp not found: install Debian sip-tester 
 
 // ---------------------------------------------------------------- children, always cleaned up
 
-const children = new Set<ChildProcess>();
-const killGroup = (child: ChildProcess, signal: NodeJS.Signals): void => {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* already gone */
-  }
-};
-const killAll = (): void => {
-  for (const c of children) killGroup(c, 'SIGKILL');
-  children.clear();
-};
-let keepWorkDir = values['keep-logs'];
-process.on('exit', () => {
-  killAll();
-  if (!keepWorkDir) rmSync(workDir, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
 // Bounded whatever happens: capacity ramps, the flood and its drain.
-setTimeout(() => {
-  progress('over 20 minutes: giving up');
-  killAll();
-  process.exit(2);
-}, 20 * 60_000).unref();
-
-interface Launched {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
-function launch(cmd: string, args: string[], logFile: string): Launched {
-  const out = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd: workDir, detached: true, stdio: ['ignore', out, out] });
-  closeSync(out);
-  children.add(child);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve(code ?? (signal === null ? null : 128));
-    });
-    child.once('error', () => {
-      children.delete(child);
-      resolve(255);
-    });
-  });
-  return { child, exited };
-}
-async function stop(l: Launched): Promise<void> {
-  if (l.child.exitCode !== null || l.child.signalCode !== null) return;
-  killGroup(l.child, 'SIGTERM');
-  if (!(await Promise.race([l.exited.then(() => true), sleep(3000).then(() => false)]))) killGroup(l.child, 'SIGKILL');
-  await Promise.race([l.exited, sleep(1000)]);
-}
+const children = new ChildProcesses({ workDir, keepWorkDir: values['keep-logs'] === true, progress, maxMs: 20 * 60_000 });
+const launch = children.launch.bind(children);
+const stop = async (l: Launched): Promise<void> => {
+  await children.stop(l);
+};
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -518,10 +467,10 @@ try {
 } catch (e) {
   progress(`failed: ${(e as Error).stack ?? String(e)}`);
   exitCode = 2;
-  keepWorkDir = true;
+  children.keepWorkDir = true;
 } finally {
   for (const n of nodes) await stop(n.launched);
 }
 process.stdout.write(JSON.stringify(line) + '\n');
-if (keepWorkDir) progress(`logs kept in ${workDir}`);
+if (children.keepWorkDir) progress(`logs kept in ${workDir}`);
 process.exit(exitCode);

@@ -29,15 +29,16 @@
  * on exit, error, SIGINT and SIGTERM. Exit status 0, or 1 when a figure could not be measured
  * (e.g. its single traced call failed), 2 on a usage or set-up error.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ChildProcesses, type Launched } from './child-processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -97,76 +98,9 @@ const workDir = mkdtempSync(join(tmpdir(), 'kadsip-bench-sip-'));
 
 // ---------------------------------------------------------------- children, always cleaned up
 
-const children = new Set<ChildProcess>();
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal); // the child leads a process group of its own (detached)
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-const killAll = (): void => {
-  for (const c of children) killGroup(c, 'SIGKILL');
-  children.clear();
-};
-let keepWorkDir = values['keep-logs'];
-process.on('exit', () => {
-  killAll();
-  if (!keepWorkDir) rmSync(workDir, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    progress(`${signal}: stopping`);
-    killAll();
-    process.exit(130);
-  });
-}
-const watchdog = setTimeout(() => {
-  progress(`over --max-minutes ${maxMinutes}: giving up`);
-  killAll();
-  process.exit(2);
-}, maxMinutes * 60_000);
-watchdog.unref();
-
-interface Launched {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
-/** Starts a command in a process group of its own; stdout and stderr go to a file (or nowhere). */
-function launch(cmd: string, args: string[], logFile?: string, env?: NodeJS.ProcessEnv): Launched {
-  const out = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd: workDir, detached: true, stdio: ['ignore', out, out], ...(env ? { env: { ...process.env, ...env } } : {}) });
-  if (typeof out === 'number') closeSync(out);
-  children.add(child);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve(code ?? (signal === null ? null : 128));
-    });
-    child.once('error', (e) => {
-      children.delete(child);
-      progress(`${cmd}: ${e.message}`);
-      resolve(255);
-    });
-  });
-  return { child, exited };
-}
-/** SIGTERM to the group, SIGKILL after graceMs; true when it had to be killed. */
-async function stop(l: Launched, graceMs = 3000): Promise<boolean> {
-  if (l.child.exitCode !== null || l.child.signalCode !== null) return false;
-  killGroup(l.child, 'SIGTERM');
-  const done = await Promise.race([l.exited.then(() => true), sleep(graceMs).then(() => false)]);
-  if (!done) {
-    killGroup(l.child, 'SIGKILL');
-    await Promise.race([l.exited, sleep(1000)]);
-  }
-  return !done;
-}
+const children = new ChildProcesses({ workDir, keepWorkDir: values['keep-logs'] === true, progress, maxMs: maxMinutes * 60_000 });
+const launch = children.launch.bind(children);
+const stop = children.stop.bind(children);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (x: number, digits = 0): number => {
@@ -592,7 +526,10 @@ async function startKadsip(name: string, bootstrap?: string): Promise<Target> {
   const port = await freePort(true);
   const httpPort = await freePort(true);
   const log = join(workDir, `${name}.log`);
-  const args = [CLI, 'start', '--listen', `${HOST}:${port}`, '--domain', DOMAIN, '--http', `${HOST}:${httpPort}`, '--log-level', 'warn'];
+  // --rate-limit 0: each figure's SIPp is one source, and the per-source flood limit (50/s by
+  // default, README "Under a flood") would measure the limit instead of the node, as a Kamailio
+  // with pike would; Kamailio here runs without it too.
+  const args = [CLI, 'start', '--listen', `${HOST}:${port}`, '--domain', DOMAIN, '--http', `${HOST}:${httpPort}`, '--log-level', 'warn', '--rate-limit', '0'];
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap);
   const launched = launch(process.execPath, args, log);
   for (let i = 0; i < 150; i++) {
@@ -837,7 +774,7 @@ for (const f of failures) {
 }
 if (exitCode === 0 && Object.entries(ramps).some(([, r]) => 'best' in r && r.best === null)) exitCode = 1;
 if (exitCode !== 0 || failures.some((f) => f.messages !== undefined)) {
-  keepWorkDir = true;
+  children.keepWorkDir = true;
   progress(`logs kept in ${workDir}`);
 }
 process.exit(exitCode);
