@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { OverloadDetector } from '../common/overload-detector.js';
 import { realClock } from '../common/real-clock.js';
 import { isPeerRequest } from '../dsip/index.js';
+import { inNetworks } from '../policy/cidr.js';
 import { Admission } from '../sip/admission.js';
 import type { TransactionLayer } from '../sip/transaction/index.js';
 import type { SipTransport } from '../sip/transport/index.js';
@@ -46,6 +47,7 @@ export function startOverloadControl(config: NodeConfig, transport: SipTransport
     overlayRate: config.overlayRateLimit,
     isPeer: isPeerRequest,
     factor: () => detector.factor,
+    isTrusted: (host) => inNetworks(host, config.trustedNetworks),
     clock: realClock,
     log,
   });

@@ -44,6 +44,12 @@ export interface AdmissionOptions {
   readonly isPeer: (request: SipRequest) => boolean;
   /** The overload detector's admission factor now, (0, 1]; default always 1. */
   readonly factor?: () => number;
+  /**
+   * Sources of the operator's trusted networks (the PBX beside the node, its own LAN; loopback by
+   * default): never refused as newcomers under overload, as Kamailio configurations skip pike for
+   * trusted addresses. Their per-source rate still applies. Default: none.
+   */
+  readonly isTrusted?: (host: string) => boolean;
   readonly clock: Pick<Clock, 'now'>;
   readonly log: Logger;
   readonly random?: () => number;
@@ -142,7 +148,7 @@ export class Admission {
       if (factor >= 1 || this.#random() < factor) return this.#admit();
       return this.#overloaded(source, request);
     }
-    const verdict = this.#sources.take(sourceKey(source.host), factor, factor >= 1);
+    const verdict = this.#sources.take(sourceKey(source.host), factor, factor >= 1 || this.#opts.isTrusted?.(source.host) === true);
     if (verdict.action === 'admit') return this.#admit();
     if (verdict.action === 'drop') {
       this.stats.dropped++;

@@ -239,7 +239,9 @@ describe('a node its detector finds overloaded', () => {
     const a = await startNode(sipA!, sipA! + 1, ['--domain', DOMAIN]);
     nodes.push(a);
     // Any event-loop utilisation at all is overload for this node: it is overloaded from its first sample.
-    const c = await startNode(sipC!, sipC! + 1, ['--domain', DOMAIN, '--bootstrap', `127.0.0.1:${sipA}`, '--overload-utilisation', '0.0001']);
+    // Only 127.0.0.1 trusted: the newcomer below (127.0.0.77) is an untrusted source, which is what
+    // overload sheds (trusted networks are never refused as newcomers).
+    const c = await startNode(sipC!, sipC! + 1, ['--domain', DOMAIN, '--bootstrap', `127.0.0.1:${sipA}`, '--overload-utilisation', '0.0001', '--trust', '127.0.0.1/32']);
     nodes.push(c);
     // Someone to look up: registered at A.
     const reg = await sipp('register.xml', phonePort!, ['-inf', usersFile('dave'), '-key', 'domain', DOMAIN, '-key', 'expires', '300'], `127.0.0.1:${sipA}`);

@@ -22,7 +22,7 @@ function req(method: string, host: string, opts: { toTag?: string; peer?: boolea
   return r;
 }
 
-function node(opts: { sourceRate?: number; overlayRate?: number; factor?: number } = {}) {
+function node(opts: { sourceRate?: number; overlayRate?: number; factor?: number; trusted?: string } = {}) {
   const s = setup();
   const seen: SipRequest[] = [];
   const stray = vi.fn();
@@ -33,6 +33,7 @@ function node(opts: { sourceRate?: number; overlayRate?: number; factor?: number
     overlayRate: opts.overlayRate ?? 100,
     isPeer: (r) => r.headers.has('DHT-PeerID'),
     factor: () => factor,
+    ...(opts.trusted ? { isTrusted: (host: string) => host === opts.trusted } : {}),
     clock: s.clock,
     log: SILENT_LOGGER,
     random: () => 0,
@@ -140,6 +141,18 @@ describe('under overload (the detector factor below 1)', () => {
     n.deliver(req('INVITE', '203.0.113.5'), from('203.0.113.5'));
     expect(n.transport.responses(503)[0]!.headers.get('retry-after')).toBe('5');
     expect(n.admission.stats.rejectedOverload).toBe(1);
+  });
+
+  it('never refuses a source of a trusted network as a newcomer (its rate still applies)', () => {
+    const n = node({ sourceRate: 4, factor: 1 / 4, trusted: '192.0.2.50' });
+    n.deliver(req('INVITE', '192.0.2.50'), from('192.0.2.50'));
+    expect(n.seen.length).toBe(1);
+    n.deliver(req('INVITE', '203.0.113.5'), from('203.0.113.5'));
+    expect(n.transport.responses(503).length).toBe(1);
+    // Its rate under overload is 4 x 1/4 = 1/s with a burst of 2: the rest of a burst gets 503.
+    for (let i = 0; i < 5; i++) n.deliver(req('INVITE', '192.0.2.50'), from('192.0.2.50'));
+    expect(n.seen.length).toBeLessThanOrEqual(3);
+    expect(n.admission.stats.rejectedSource).toBeGreaterThanOrEqual(1);
   });
 
   it('does not shed peer requests, which draw on the overlay budget instead', () => {
