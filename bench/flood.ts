@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChildProcesses, type Launched } from './child-processes.js';
+import { readStat } from './sipp-stat.js';
 
 const { values } = parseArgs({
   options: {
@@ -191,14 +192,6 @@ function sipp(name: string, args: string[], ip = HOST): Sipp {
   const launched = launch('sipp', ['-i', ip, '-t', 'u1', '-nostdin', '-trace_stat', '-stf', stat, '-fd', '1', '-trace_screen', '-screen_file', screen, '-trace_err', '-error_file', join(workDir, `${id}.errors.log`), ...args], join(workDir, `${id}.out`));
   const sf = args[args.indexOf('-sf') + 1] ?? '';
   return { launched, stat, screen, scenario: sf.replace(/^.*\//, '').replace(/\.xml$/, '') };
-}
-function readStat(file: string): Record<string, number> {
-  if (!existsSync(file)) return {};
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  if (lines.length < 2) return {};
-  const head = lines[0]!.split(';');
-  const last = lines[lines.length - 1]!.split(';');
-  return Object.fromEntries(head.map((h, i) => [h, Number(last[i])]).filter(([h, v]) => h !== '' && Number.isFinite(v)));
 }
 /**
  * Messages sent and received per label (INVITE, 503, 404 ...) from the last line of SIPp's

@@ -39,6 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChildProcesses, type Launched } from './child-processes.js';
+import { readStat } from './sipp-stat.js';
 
 const { values } = parseArgs({
   options: {
@@ -162,20 +163,6 @@ interface SippOutcome {
   files: { stat: string; screen: string; errors: string; messages: string | undefined };
 }
 
-/** The last line of a SIPp -trace_stat CSV as numbers (cumulative counters end in "(C)"). */
-function readStat(file: string): Record<string, number> {
-  if (!existsSync(file)) return {};
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  if (lines.length < 2) return {};
-  const head = lines[0]!.split(';');
-  const last = lines[lines.length - 1]!.split(';');
-  const out: Record<string, number> = {};
-  head.forEach((name, i) => {
-    const v = Number(last[i]);
-    if (name !== '' && Number.isFinite(v)) out[name] = v;
-  });
-  return out;
-}
 
 /** Sums the Retrans column of SIPp's scenario screen (sends: retransmitted; recvs: received again). */
 function screenRetransmissions(file: string): number {
