@@ -10,6 +10,7 @@
  * for an IPv4 peer) is matched as the IPv4 address it maps, so an IPv4 list covers it.
  */
 import { isIP } from 'node:net';
+import { canonicalIpv6 } from '../sip/message/index.js';
 
 export interface Cidr {
   readonly family: 4 | 6;
@@ -91,18 +92,6 @@ function bigIntToIp(family: 4 | 6, value: bigint): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
   const groups: string[] = [];
   for (let i = 7; i >= 0; i--) groups.push(((value >> BigInt(16 * i)) & 0xffffn).toString(16));
-  // RFC 5952 section 4.2: the longest run of two or more zero groups becomes "::" (the first one on a tie).
-  let best = { at: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > best.len && j - i >= 2) best = { at: i, len: j - i };
-    i = j;
-  }
-  if (best.at < 0) return groups.join(':');
-  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
+  // RFC 5952 text, written by the one function the SIP stack already uses for it.
+  return canonicalIpv6(groups.join(':'))!;
 }
