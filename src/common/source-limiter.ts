@@ -15,6 +15,7 @@
  * caller refuses newcomers while the node is overloaded, `take(key, factor, false)`).
  */
 import type { Clock } from './clock.js';
+import { setBounded } from './bounded-map.js';
 
 /** A source that keeps sending past its limit is answered up to this many times its rate, then dropped. */
 export const ANSWER_FACTOR = 10;
@@ -89,26 +90,21 @@ export class SourceLimiter {
     const answerBurst = burst * ANSWER_FACTOR;
     let e = this.#table.get(key);
     if (e === undefined) {
-      if (this.#table.size >= this.#max) {
-        // Maps iterate in insertion order and every hit re-inserts: the first key is the least recently seen.
-        const oldest = this.#table.keys().next();
-        if (!oldest.done) this.#table.delete(oldest.value);
-      }
       e = { tokens: newcomers ? burst : 0, answers: answerBurst, at: now, limitedAt: -Infinity, droppedAt: -Infinity };
       if (!newcomers) {
         e.limitedAt = now;
         e.answers -= 1;
-        this.#table.set(key, e);
+        setBounded(this.#table, key, e, this.#max);
         return { action: 'reject', retryAfterS: Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(1 / rate))), reason: 'newcomer' };
       }
     } else {
-      this.#table.delete(key);
       const dt = Math.max(0, now - e.at) / 1000;
       e.tokens = Math.min(burst, e.tokens + dt * rate);
       e.answers = Math.min(answerBurst, e.answers + dt * answerRate);
       e.at = now;
     }
-    this.#table.set(key, e);
+    // Every request re-inserts its source: the least recently seen is the one evicted.
+    setBounded(this.#table, key, e, this.#max);
     if (e.tokens >= 1) {
       e.tokens -= 1;
       return ADMIT;

@@ -9,6 +9,7 @@
  * of other addresses, never makes one pass sooner); sources in cooling-off have their own bounded
  * table, whose entries leave when they expire, or oldest first when it is full.
  */
+import { setBounded } from '../common/bounded-map.js';
 
 export interface AuthFailureOptions {
   /** Failures within the window that start a cooling-off. Default 10. */
@@ -59,25 +60,14 @@ export class AuthFailures {
     if (this.coolingOff(ip, now)) return false;
     let entry = this.#counting.get(ip);
     if (entry === undefined || now - entry.since >= this.windowMs) {
-      this.#counting.delete(ip);
       entry = { since: now, count: 0 };
-      this.#counting.set(ip, entry);
-      while (this.#counting.size > this.#maxCounting) {
-        const oldest = this.#counting.keys().next();
-        if (oldest.done) break;
-        this.#counting.delete(oldest.value);
-      }
+      setBounded(this.#counting, ip, entry, this.#maxCounting);
     }
     entry.count++;
     if (entry.count < this.limit) return false;
     this.#counting.delete(ip);
     this.#expire(now);
-    while (this.#cooling.size >= this.#maxCooling) {
-      const oldest = this.#cooling.keys().next();
-      if (oldest.done) break;
-      this.#cooling.delete(oldest.value);
-    }
-    this.#cooling.set(ip, now + this.coolingOffMs);
+    setBounded(this.#cooling, ip, now + this.coolingOffMs, this.#maxCooling);
     return true;
   }
 

@@ -4,15 +4,7 @@
  * spoofed source addresses cannot grow memory.
  */
 
-/** Maps keep insertion order: re-inserting a key moves it to the end; the first key is the oldest. */
-function touch<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
-}
+import { setBounded } from '../../common/bounded-map.js';
 
 export class LogLimiter {
   readonly #last = new Map<string, number>();
@@ -27,7 +19,7 @@ export class LogLimiter {
     const t = this.now();
     const last = this.#last.get(source);
     if (last !== undefined && t - last < this.intervalMs) return false;
-    touch(this.#last, source, t, this.maxSources);
+    setBounded(this.#last, source, t, this.maxSources);
     return true;
   }
 
@@ -52,7 +44,7 @@ export class RequestLimiter {
       w.count++;
       return w.count <= this.perSecond;
     }
-    touch(this.#windows, source, { start: t, count: 1 }, this.maxSources);
+    setBounded(this.#windows, source, { start: t, count: 1 }, this.maxSources);
     return this.perSecond >= 1;
   }
 

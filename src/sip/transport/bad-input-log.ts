@@ -3,6 +3,8 @@
  * logged at most once per interval, and the table of sources is bounded so a
  * spray of spoofed addresses cannot grow memory.
  */
+import { setBounded } from '../../common/bounded-map.js';
+
 export class PerSourceRateLimit {
   readonly #last = new Map<string, number>();
 
@@ -17,13 +19,7 @@ export class PerSourceRateLimit {
     const t = this.now();
     const last = this.#last.get(source);
     if (last !== undefined && t - last < this.intervalMs) return false;
-    this.#last.delete(source);
-    if (this.#last.size >= this.maxSources) {
-      // Maps iterate in insertion order: the first key is the least recently logged source.
-      const oldest = this.#last.keys().next();
-      if (!oldest.done) this.#last.delete(oldest.value);
-    }
-    this.#last.set(source, t);
+    setBounded(this.#last, source, t, this.maxSources);
     return true;
   }
 }
