@@ -9,6 +9,7 @@ import { splitAddress } from '../dsip/peer-uri.js';
 import { RevocationList } from './crl.js';
 import { keyAlgorithm } from './keys.js';
 import { normalizeSerial, readCertificateFields, type CertificateFields } from './x509.js';
+import { setBounded } from '../common/bounded-map.js';
 
 /** What a valid node certificate proves about its holder. */
 export interface NodeIdentity {
@@ -118,8 +119,7 @@ export class TrustAnchor {
       const checked = this.#check(der, fingerprint);
       if (!checked.ok) return checked;
       identity = checked.identity;
-      if (this.#verified.size >= CACHE_LIMIT) this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(fingerprint, identity);
+      setBounded(this.#verified, fingerprint, identity, CACHE_LIMIT);
     }
     if (this.isRevoked(identity.serial)) return { ok: false, reason: 'revoked', detail: `certificate ${identity.serial} of ${identity.name} is on the CRL` };
     if (now < identity.notBefore) return { ok: false, reason: 'not-yet-valid', detail: `certificate of ${identity.name} is valid from ${iso(identity.notBefore)}` };

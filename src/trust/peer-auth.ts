@@ -34,6 +34,7 @@ import { getCallId, getCSeq, type SipMessage, type SipRequest, type SipResponse 
 import { REPROVE_AFTER_MS, type CertificateCache } from './certificate-cache.js';
 import type { NodeIdentity } from './certificate.js';
 import { signBytes, verifyBytes } from './keys.js';
+import { setBounded } from '../common/bounded-map.js';
 
 /** How far a proof's time may be from ours, either way (clock skew plus transit), in seconds. */
 export const PROOF_WINDOW_S = 300;
@@ -218,9 +219,7 @@ export class PeerAuth {
       this.stats.proofsAccepted++;
     }
     if (proved) {
-      this.provedTo.delete(to.address);
-      if (this.provedTo.size >= PROVED_TO_MAX) this.provedTo.delete(this.provedTo.keys().next().value!);
-      this.provedTo.set(to.address, now);
+      setBounded(this.provedTo, to.address, now, PROVED_TO_MAX);
     }
     return result;
   }

@@ -20,6 +20,7 @@ import type { Logger } from '../common/logger.js';
 import { idToHex, type NodeId } from '../overlay/id.js';
 import type { Binding } from '../overlay/messages.js';
 import type { PolicyVerdict, RecordPolicy } from '../overlay/record-policy.js';
+import { setBounded } from '../common/bounded-map.js';
 import {
   aorDomain,
   claimOf,
@@ -91,12 +92,7 @@ class BoundedMap<V> {
     return this.items.get(key);
   }
   set(key: string, value: V): void {
-    this.items.delete(key);
-    if (this.items.size >= this.max) {
-      const oldest = this.items.keys().next().value;
-      if (oldest !== undefined) this.items.delete(oldest);
-    }
-    this.items.set(key, value);
+    setBounded(this.items, key, value, this.max);
   }
 }
 
